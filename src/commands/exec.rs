@@ -1,0 +1,169 @@
+use std::io::Write;
+
+use anyhow::{bail, Context, Result};
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::ContainerStatus;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::sys::signal::SigSet;
+use oci_spec::runtime::{Capability, Process, Spec, UserBuilder};
+
+use super::{run::wait_forwarding, Ctx};
+use crate::cli::Exec;
+use crate::executor::HardenedExecutor;
+use crate::pipeline;
+
+fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
+    let bad = || anyhow::anyhow!("invalid --user {s:?}: use <uid>[:<gid>] with numeric ids");
+    let (u, g) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid = u.parse().map_err(|_| bad())?;
+    let gid = match g {
+        Some(g) => Some(g.parse().map_err(|_| bad())?),
+        None => None,
+    };
+    Ok((uid, gid))
+}
+
+fn parse_cap(name: &str) -> Result<Capability> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    serde_json::from_value(serde_json::Value::String(full))
+        .map_err(|_| anyhow::anyhow!("unknown capability {name:?} in --cap"))
+}
+
+/// The process runc's inline `exec` form describes: the container's process with the flags
+/// applied on top.
+fn inline_process(spec: &Spec, args: &Exec) -> Result<Process> {
+    if args.command.is_empty() {
+        bail!("exec needs a command, or a process spec with --process");
+    }
+    let base = spec.process().clone().unwrap_or_default();
+    let mut p = base.clone();
+    p.set_args(Some(args.command.clone()));
+    p.set_terminal(Some(args.tty));
+    p.set_console_size(None);
+
+    let mut env: Vec<String> = base.env().clone().unwrap_or_default();
+    for kv in &args.env {
+        let Some((k, _)) = kv.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            bail!("invalid --env {kv:?}: use KEY=VALUE");
+        };
+        env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k));
+        env.push(kv.clone());
+    }
+    p.set_env(Some(env));
+    if let Some(cwd) = &args.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if let Some(u) = &args.user {
+        let (uid, gid) = parse_user(u)?;
+        let user = UserBuilder::default()
+            .uid(uid)
+            .gid(gid.unwrap_or(0))
+            .additional_gids(args.additional_gids.clone())
+            .build()?;
+        p.set_user(user);
+    } else if !args.additional_gids.is_empty() {
+        let mut user = p.user().clone();
+        user.set_additional_gids(Some(args.additional_gids.clone()));
+        p.set_user(user);
+    }
+    if !args.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let mut b = caps.bounding().clone().unwrap_or_default();
+        let mut e = caps.effective().clone().unwrap_or_default();
+        let mut pe = caps.permitted().clone().unwrap_or_default();
+        for c in &args.cap {
+            let c = parse_cap(c)?;
+            b.insert(c);
+            e.insert(c);
+            pe.insert(c);
+        }
+        caps.set_bounding(Some(b));
+        caps.set_effective(Some(e));
+        caps.set_permitted(Some(pe));
+        p.set_capabilities(Some(caps));
+    }
+    if args.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if let Some(a) = &args.apparmor {
+        p.set_apparmor_profile(Some(a.clone()));
+    }
+    if let Some(l) = &args.process_label {
+        p.set_selinux_label(Some(l.clone()));
+    }
+    Ok(p)
+}
+
+fn load_process(path: &std::path::Path) -> Result<Process> {
+    let raw = std::fs::read(path)
+        .with_context(|| format!("cannot read the process spec {}", path.display()))?;
+    serde_json::from_slice(&raw).with_context(|| {
+        format!(
+            "cannot parse the process spec {}: it must be a runtime-spec process JSON object",
+            path.display()
+        )
+    })
+}
+
+pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
+    let container = ctx.load(&args.id)?;
+    let status = container.status();
+    let ok = status == ContainerStatus::Running
+        || (args.ignore_paused && status == ContainerStatus::Paused);
+    if !ok {
+        bail!("cannot exec in container {} that is {status}", args.id);
+    }
+    let spec = crate::bundle::load_spec(container.bundle())?;
+    let process = match &args.process {
+        Some(path) => load_process(path)?,
+        None => inline_process(&spec, args)?,
+    };
+    let process = pipeline::prepare_exec(&ctx.policy, &spec, process)?;
+
+    // Hand the process to libcontainer as a file in the container's state dir.
+    let dir = ctx.container_dir(&args.id)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix("exec-")
+        .suffix(".json")
+        .tempfile_in(&dir)
+        .with_context(|| format!("write the exec process spec into {}", dir.display()))?;
+    tmp.write_all(&serde_json::to_vec(&process)?)?;
+    tmp.flush()?;
+
+    let executor = HardenedExecutor {
+        exec_seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+    };
+    let pid = ContainerBuilder::new(args.id.clone(), SyscallType::default())
+        .with_executor(executor)
+        .with_root_path(&ctx.root)
+        .map(|b| b.with_console_socket(args.console_socket.as_ref()))
+        .and_then(|b| b.with_pid_file(args.pid_file.as_ref()))
+        .and_then(|b| b.with_preserved_fds(args.preserve_fds).validate_id())
+        .and_then(|b| {
+            b.as_tenant()
+                .with_detach(args.detach)
+                .with_process(Some(tmp.path()))
+                .with_ignore_paused(args.ignore_paused)
+                .with_sub_cgroup(args.cgroup.clone())
+                .build()
+        })
+        .with_context(|| format!("exec in container {}", args.id))?;
+    drop(tmp);
+
+    if args.detach {
+        return Ok(0);
+    }
+    let set = SigSet::all();
+    set.thread_block().context("block signals")?;
+    let code = wait_forwarding(pid, &set);
+    let _ = set.thread_unblock();
+    code
+}

@@ -1,0 +1,131 @@
+use std::io::Read;
+
+use anyhow::{bail, Context, Result};
+use libcgroups::common::{CgroupManager, ControllerOpt};
+use oci_spec::runtime::{
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources,
+};
+
+use super::{cgroup, Ctx};
+use crate::cli::Update;
+
+/// Parse a byte size as runc does (`512m`, `1g`, `1024`, `-1`).
+pub fn parse_bytes(s: &str) -> Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid size {s:?}: use bytes or a number with k, m, g"))?;
+    if n < 0.0 {
+        bail!("invalid size {s:?}: must not be negative");
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+fn resources_from_flags(a: &Update) -> Result<LinuxResources> {
+    let mut r = LinuxResources::default();
+    if a.memory.is_some() || a.memory_reservation.is_some() || a.memory_swap.is_some() {
+        let mut m = LinuxMemoryBuilder::default();
+        if let Some(v) = &a.memory {
+            m = m.limit(parse_bytes(v)?);
+        }
+        if let Some(v) = &a.memory_reservation {
+            m = m.reservation(parse_bytes(v)?);
+        }
+        if let Some(v) = &a.memory_swap {
+            m = m.swap(parse_bytes(v)?);
+        }
+        r.set_memory(Some(m.build()?));
+    }
+    if a.cpu_period.is_some()
+        || a.cpu_quota.is_some()
+        || a.cpu_share.is_some()
+        || a.cpu_rt_period.is_some()
+        || a.cpu_rt_runtime.is_some()
+        || a.cpuset_cpus.is_some()
+        || a.cpuset_mems.is_some()
+    {
+        let mut c = LinuxCpuBuilder::default();
+        if let Some(v) = a.cpu_period {
+            c = c.period(v);
+        }
+        if let Some(v) = a.cpu_quota {
+            c = c.quota(v);
+        }
+        if let Some(v) = a.cpu_share {
+            c = c.shares(v);
+        }
+        if let Some(v) = a.cpu_rt_period {
+            c = c.realtime_period(v);
+        }
+        if let Some(v) = a.cpu_rt_runtime {
+            c = c.realtime_runtime(v);
+        }
+        if let Some(v) = &a.cpuset_cpus {
+            c = c.cpus(v.clone());
+        }
+        if let Some(v) = &a.cpuset_mems {
+            c = c.mems(v.clone());
+        }
+        r.set_cpu(Some(c.build()?));
+    }
+    if let Some(w) = a.blkio_weight {
+        r.set_block_io(Some(LinuxBlockIoBuilder::default().weight(w).build()?));
+    }
+    if let Some(p) = a.pids_limit {
+        r.set_pids(Some(LinuxPidsBuilder::default().limit(p).build()?));
+    }
+    Ok(r)
+}
+
+pub fn update(ctx: &Ctx, a: &Update) -> Result<()> {
+    let c = ctx.load(&a.id)?;
+    let resources: LinuxResources = match &a.resources {
+        Some(path) => {
+            let mut raw = Vec::new();
+            if path.as_os_str() == "-" {
+                std::io::stdin().read_to_end(&mut raw)?;
+            } else {
+                raw = std::fs::read(path)
+                    .with_context(|| format!("read resources file {}", path.display()))?;
+            }
+            serde_json::from_slice(&raw)
+                .context("the resources must be a runtime-spec linux.resources JSON object")?
+        }
+        None => resources_from_flags(a)?,
+    };
+    cgroup::manager(&c)?
+        .apply(&ControllerOpt {
+            resources: &resources,
+            disable_oom_killer: false,
+            oom_score_adj: None,
+            freezer_state: None,
+        })
+        .with_context(|| format!("update the resources of container {}", a.id))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("1024").unwrap(), 1024);
+        assert_eq!(parse_bytes("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("2kb").unwrap(), 2048);
+        assert_eq!(parse_bytes("-1").unwrap(), -1);
+        assert!(parse_bytes("lots").is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! `hardened`: a runc-compatible OCI runtime on `libcontainer` that hardens every container.
+
+pub mod bundle;
+pub mod cli;
+pub mod commands;
+pub mod executor;
+pub mod logging;
+pub mod pipeline;
+pub mod policy;
+pub mod sealed;

@@ -1,0 +1,69 @@
+//! The `hardened` binary: parse, set up logging, dispatch; nothing else.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hardened::cli::{Cli, Command};
+use hardened::commands::{self as cmd, Ctx};
+use hardened::policy::Policy;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.version {
+        print!("{}", cmd::version::text());
+        return ExitCode::SUCCESS;
+    }
+    let g = &cli.global;
+    if let Err(e) = hardened::logging::init(g.log.as_deref(), g.log_format, g.debug) {
+        eprintln!("hardened: {e}");
+        return ExitCode::FAILURE;
+    }
+    match dispatch(&cli) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            tracing::error!("{msg}");
+            if g.log.is_some() {
+                eprintln!("hardened: {msg}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    let g = &cli.global;
+    let Some(command) = &cli.command else {
+        use clap::CommandFactory;
+        Cli::command().print_help()?;
+        return Ok(0);
+    };
+    // Commands that put a process into a container run from a binary that cannot be
+    // overwritten through /proc/<pid>/exe (CVE-2019-5736).
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        hardened::sealed::ensure_sealed()?;
+    }
+    let ctx = || Ctx::new(&g.root, g.systemd_cgroup, Policy::default());
+    match command {
+        Command::Create(a) => cmd::create::create(&ctx()?, a).map(|_| 0),
+        Command::Start(a) => cmd::start::start(&ctx()?, &a.id).map(|_| 0),
+        Command::State(a) => cmd::state::state(&ctx()?, &a.id).map(|_| 0),
+        Command::Kill(a) => cmd::kill::kill(&ctx()?, &a.id, &a.signal, a.all).map(|_| 0),
+        Command::Delete(a) => cmd::delete::delete(&ctx()?, &a.id, a.force).map(|_| 0),
+        Command::Run(a) => cmd::run::run(&ctx()?, a),
+        Command::Exec(a) => cmd::exec::exec(&ctx()?, a),
+        Command::Pause(a) => cmd::pause::pause(&ctx()?, &a.id).map(|_| 0),
+        Command::Resume(a) => cmd::pause::resume(&ctx()?, &a.id).map(|_| 0),
+        Command::Update(a) => cmd::update::update(&ctx()?, a).map(|_| 0),
+        Command::Ps(a) => cmd::ps::ps(&ctx()?, a).map(|_| 0),
+        Command::List(a) => cmd::list::list(&ctx()?, a).map(|_| 0),
+        Command::Events(a) => cmd::events::events(&ctx()?, a).map(|_| 0),
+        Command::Spec(a) => cmd::spec::spec(a).map(|_| 0),
+        Command::Features => cmd::features::features().map(|_| 0),
+        Command::Checkpoint(_) => cmd::unsupported::unsupported("checkpoint").map(|_| 0),
+        Command::Restore(_) => cmd::unsupported::unsupported("restore").map(|_| 0),
+    }
+}

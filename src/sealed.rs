@@ -1,0 +1,236 @@
+//! Protection of the runtime binary against CVE-2019-5736.
+//!
+//! The attack: a process inside the container opens `/proc/<pid>/exe` of a runtime process that
+//! has entered the container (the init before `execve`, an `exec`'d process, or the runtime
+//! binary re-executed through a `#!/proc/self/exe` script) and writes through it, replacing the
+//! runtime binary on the host.
+//!
+//! runc and youki defend by copying the whole binary into a sealed memfd and re-executing it on
+//! every call (youki's copy is 11.5 MB). We re-execute ourselves from a *read-only overlayfs mount
+//! that is never attached to any mount namespace*: `fsopen("overlay")` with the binary's
+//! directory as the only (doubled) lower layer and no upper layer, `fsmount` it detached, and
+//! `execveat` the binary through that mount. `/proc/self/exe` then names a file on a filesystem
+//! that has no writable layer at all, so opening it for writing fails with `EROFS` whatever the
+//! opener's privileges, and nothing is copied: the cost does not grow with the binary's size.
+//! Where the new mount API or overlayfs is missing (old kernels, no `CAP_SYS_ADMIN`), we fall
+//! back to the sealed memfd copy.
+//!
+//! Only commands that put a process into a container need this (`create`, `run`, `exec`).
+
+use std::ffi::{CStr, CString, OsString};
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// Set in the environment of the re-executed process to detect a loop.
+const REEXEC_ENV: &str = "_HARDENED_SEALED";
+const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+
+const FSOPEN_CLOEXEC: libc::c_uint = 0x1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
+const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
+const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
+const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
+
+/// How `/proc/self/exe` of this process is protected, if at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// A file on a read-only overlayfs mount with no upper layer.
+    ReadOnlyOverlay,
+    /// A memfd sealed against writes.
+    SealedMemfd,
+    /// Neither: the host binary itself.
+    None,
+}
+
+/// What protects the binary behind `exe` (an open `/proc/<pid>/exe`).
+pub fn protection_of(exe: &File) -> Result<Protection> {
+    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
+    if seals >= 0 {
+        let needed =
+            libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL;
+        return Ok(if seals & needed == needed {
+            Protection::SealedMemfd
+        } else {
+            Protection::None
+        });
+    }
+    let fs = nix::sys::statfs::fstatfs(exe).context("fstatfs /proc/self/exe")?;
+    let vfs = nix::sys::statvfs::fstatvfs(exe).context("fstatvfs /proc/self/exe")?;
+    let overlay = fs.filesystem_type().0 as i64 == OVERLAYFS_SUPER_MAGIC;
+    let ro = vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY);
+    Ok(if overlay && ro {
+        Protection::ReadOnlyOverlay
+    } else {
+        Protection::None
+    })
+}
+
+/// Make sure this process runs from a binary that cannot be written through
+/// `/proc/self/exe`; re-execute if it does not. Returns only when protected.
+pub fn ensure_sealed() -> Result<()> {
+    let exe = File::open("/proc/self/exe").context("open /proc/self/exe")?;
+    if protection_of(&exe)? != Protection::None {
+        // SAFETY: single-threaded at this point of start-up.
+        std::env::remove_var(REEXEC_ENV);
+        return Ok(());
+    }
+    if std::env::var_os(REEXEC_ENV).is_some() {
+        bail!("re-executed to protect the runtime binary (CVE-2019-5736), but /proc/self/exe is still writable");
+    }
+    let path = std::fs::read_link("/proc/self/exe").context("readlink /proc/self/exe")?;
+    let target = match overlay_exe(&path) {
+        Ok(fd) => fd,
+        Err(err) => {
+            tracing::debug!("read-only overlay for the runtime binary unavailable ({err:#}); using a sealed memfd copy");
+            sealed_memfd_copy(exe)?
+        }
+    };
+    reexec(target.as_raw_fd())
+}
+
+fn cstr(s: &[u8]) -> Result<CString> {
+    CString::new(s).context("path contains a NUL byte")
+}
+
+fn last_err(what: &str) -> anyhow::Error {
+    anyhow::Error::new(std::io::Error::last_os_error()).context(what.to_string())
+}
+
+/// Open `path` through a detached, read-only overlayfs mount of its directory.
+fn overlay_exe(path: &Path) -> Result<OwnedFd> {
+    let dir = path.parent().context("binary has no parent directory")?;
+    let name = path.file_name().context("binary has no file name")?;
+    let dir_bytes = dir.as_os_str().as_bytes();
+    if dir_bytes.contains(&b':') || dir_bytes.contains(&b'\\') {
+        bail!(
+            "directory {} cannot be an overlay lower layer",
+            dir.display()
+        );
+    }
+    // Two copies of the same lower layer: overlayfs needs two lower layers when there is no
+    // upper layer; with no upper layer the mount can never be written.
+    let mut lower = dir_bytes.to_vec();
+    lower.push(b':');
+    lower.extend_from_slice(dir_bytes);
+    let lower = cstr(&lower)?;
+    let name = cstr(name.as_bytes())?;
+
+    unsafe {
+        let fs = libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC);
+        if fs < 0 {
+            return Err(last_err("fsopen(overlay)"));
+        }
+        let fs = OwnedFd::from_raw_fd(fs as RawFd);
+        if libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            c"lowerdir".as_ptr(),
+            lower.as_ptr(),
+            0,
+        ) < 0
+        {
+            return Err(last_err("fsconfig(lowerdir)"));
+        }
+        if libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        ) < 0
+        {
+            return Err(last_err("fsconfig(create)"));
+        }
+        let mnt = libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        );
+        if mnt < 0 {
+            return Err(last_err("fsmount"));
+        }
+        let mnt = OwnedFd::from_raw_fd(mnt as RawFd);
+        let fd = libc::openat(
+            mnt.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_PATH | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return Err(last_err("open the binary through the overlay"));
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// The fallback: copy the binary into a memfd and seal it.
+fn sealed_memfd_copy(mut exe: File) -> Result<OwnedFd> {
+    let fd = unsafe {
+        libc::memfd_create(
+            c"hardened".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(last_err("memfd_create"));
+    }
+    let mut memfd = unsafe { File::from_raw_fd(fd) };
+    exe.rewind()?;
+    let mut buf = Vec::new();
+    exe.read_to_end(&mut buf).context("read /proc/self/exe")?;
+    std::io::Write::write_all(&mut memfd, &buf).context("copy the binary into a memfd")?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
+        return Err(last_err("seal the memfd"));
+    }
+    Ok(memfd.into())
+}
+
+fn reexec(fd: RawFd) -> Result<()> {
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| CString::new(a.into_vec()))
+        .collect::<Result<_, _>>()
+        .context("argument contains a NUL byte")?;
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != REEXEC_ENV)
+        .map(|(k, v)| {
+            let mut kv: OsString = k;
+            kv.push("=");
+            kv.push(v);
+            CString::new(kv.into_vec())
+        })
+        .collect::<Result<_, _>>()
+        .context("environment contains a NUL byte")?;
+    env.push(CString::new(format!("{REEXEC_ENV}=1")).context("env")?);
+    let argv: Vec<*const libc::c_char> = args
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp: Vec<*const libc::c_char> = env
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let empty: &CStr = c"";
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            empty.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+    }
+    Err(last_err("re-execute the runtime from its protected copy"))
+}
