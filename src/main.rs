@@ -38,15 +38,15 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Cli::command().print_help()?;
         return Ok(0);
     };
+    let ctx = || Ctx::new(&g.root, g.systemd_cgroup, Policy::default());
     // Commands that put a process into a container run from a binary that cannot be
     // overwritten through /proc/<pid>/exe (CVE-2019-5736).
     if matches!(
         command,
         Command::Create(_) | Command::Run(_) | Command::Exec(_)
     ) {
-        hardened::sealed::ensure_sealed()?;
+        hardened::sealed::ensure_sealed(&ctx()?.root)?;
     }
-    let ctx = || Ctx::new(&g.root, g.systemd_cgroup, Policy::default());
     match command {
         Command::Create(a) => cmd::create::create(&ctx()?, a).map(|_| 0),
         Command::Start(a) => cmd::start::start(&ctx()?, &a.id).map(|_| 0),

@@ -74,7 +74,9 @@ pub fn protection_of(exe: &File) -> Result<Protection> {
 
 /// Make sure this process runs from a binary that cannot be written through
 /// `/proc/self/exe`; re-execute if it does not. Returns only when protected.
-pub fn ensure_sealed() -> Result<()> {
+/// `spare_dir` is an existing directory that is neither the binary's directory nor above or
+/// below it (the state root): overlayfs needs two lower layers when it has no upper layer.
+pub fn ensure_sealed(spare_dir: &Path) -> Result<()> {
     let exe = File::open("/proc/self/exe").context("open /proc/self/exe")?;
     if protection_of(&exe)? != Protection::None {
         // SAFETY: single-threaded at this point of start-up.
@@ -85,7 +87,7 @@ pub fn ensure_sealed() -> Result<()> {
         bail!("re-executed to protect the runtime binary (CVE-2019-5736), but /proc/self/exe is still writable");
     }
     let path = std::fs::read_link("/proc/self/exe").context("readlink /proc/self/exe")?;
-    let target = match overlay_exe(&path) {
+    let target = match overlay_exe(&path, spare_dir) {
         Ok(fd) => fd,
         Err(err) => {
             tracing::debug!("read-only overlay for the runtime binary unavailable ({err:#}); using a sealed memfd copy");
@@ -104,21 +106,23 @@ fn last_err(what: &str) -> anyhow::Error {
 }
 
 /// Open `path` through a detached, read-only overlayfs mount of its directory.
-fn overlay_exe(path: &Path) -> Result<OwnedFd> {
+fn overlay_exe(path: &Path, spare_dir: &Path) -> Result<OwnedFd> {
     let dir = path.parent().context("binary has no parent directory")?;
     let name = path.file_name().context("binary has no file name")?;
     let dir_bytes = dir.as_os_str().as_bytes();
-    if dir_bytes.contains(&b':') || dir_bytes.contains(&b'\\') {
-        bail!(
-            "directory {} cannot be an overlay lower layer",
-            dir.display()
-        );
+    let spare_bytes = spare_dir.as_os_str().as_bytes();
+    if [dir_bytes, spare_bytes]
+        .iter()
+        .any(|b| b.contains(&b':') || b.contains(&b'\\'))
+    {
+        bail!("a path with ':' or '\\' cannot be an overlay lower layer");
     }
-    // Two copies of the same lower layer: overlayfs needs two lower layers when there is no
-    // upper layer; with no upper layer the mount can never be written.
+    // The binary's directory first (it wins any name clash), the spare directory second:
+    // overlayfs needs two lower layers when there is no upper layer, and with no upper layer
+    // the mount can never be written.
     let mut lower = dir_bytes.to_vec();
     lower.push(b':');
-    lower.extend_from_slice(dir_bytes);
+    lower.extend_from_slice(spare_bytes);
     let lower = cstr(&lower)?;
     let name = cstr(name.as_bytes())?;
 

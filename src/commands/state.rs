@@ -38,7 +38,7 @@ impl StateOut {
             oci_version: c.state.oci_version.clone(),
             id: c.id().to_string(),
             pid,
-            status: status.to_string(),
+            status: status.to_string().to_lowercase(),
             bundle,
             rootfs,
             created: c
