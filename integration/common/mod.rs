@@ -1,0 +1,184 @@
+//! Shared helpers of the integration tests.
+//!
+//! The tests run real containers: they need root, and the Docker/containerd tests need the
+//! private daemons that `scripts/test.sh` starts (it exports `HARDENED_TEST_*`). A test whose
+//! prerequisite is missing fails with a message saying how to provide it: it never passes
+//! silently.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The `hardened` binary under test.
+pub fn hardened_bin() -> PathBuf {
+    std::env::var_os("HARDENED_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hardened")))
+}
+
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs real containers and needs root: run it as root (scripts/test.sh)"
+    );
+}
+
+/// An environment variable set by `scripts/test.sh`; panics with instructions if missing.
+pub fn test_env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set: this test needs the private test daemons; run it through \
+             scripts/test.sh (which starts dockerd/containerd and exports HARDENED_TEST_*)"
+        ),
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A command's output with stdout/stderr as strings.
+pub struct Out {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Self {
+        Out {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Run a command with stdin from /dev/null and capture its output.
+pub fn run(cmd: &mut Command) -> Out {
+    cmd.stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+        .into()
+}
+
+/// A fresh state root and bundle directory for one test, removed on drop.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        require_root();
+        Sandbox {
+            dir: tempfile::Builder::new()
+                .prefix("hardened-test-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// `hardened --root <sandbox root> ARGS...`
+    pub fn hardened(&self) -> Command {
+        let mut c = Command::new(hardened_bin());
+        c.arg("--root").arg(self.root());
+        c
+    }
+
+    /// Make a busybox bundle named `name` whose process runs `args`; returns its path.
+    pub fn bundle(&self, name: &str, args: &[&str]) -> PathBuf {
+        let dir = self.dir.path().join(name);
+        let out = run(Command::new(repo_root().join("scripts/mkbundle.sh"))
+            .arg(&dir)
+            .args(args)
+            .env("HARDENED", hardened_bin()));
+        assert!(out.ok(), "mkbundle failed: {out:?}");
+        dir
+    }
+
+    /// Edit `bundle/config.json` with a jq filter.
+    pub fn edit_config(&self, bundle: &Path, jq_filter: &str) {
+        let cfg = bundle.join("config.json");
+        let out = run(Command::new("jq").arg(jq_filter).arg(&cfg));
+        assert!(out.ok(), "jq {jq_filter}: {out:?}");
+        std::fs::write(&cfg, out.stdout).expect("write config.json");
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Force-delete whatever a failed test left running.
+        if let Ok(entries) = std::fs::read_dir(self.root()) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !name.starts_with('.') {
+                    let _ = self
+                        .hardened()
+                        .args(["delete", "--force", &name])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                }
+            }
+        }
+    }
+}
+
+/// `docker ARGS...` against the private test daemon.
+pub fn docker() -> Command {
+    let host = test_env("HARDENED_TEST_DOCKER");
+    let mut c = Command::new("docker");
+    c.env("DOCKER_HOST", host);
+    c
+}
+
+pub fn image() -> String {
+    test_env("HARDENED_TEST_IMAGE")
+}
+
+/// A unique name for a test container.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes a docker container on drop.
+pub struct DockerContainer(pub String);
+
+impl Drop for DockerContainer {
+    fn drop(&mut self) {
+        let _ = docker()
+            .args(["rm", "-f", &self.0])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}

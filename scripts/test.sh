@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, unit and integration, as root:
+#   sudo scripts/test.sh [cargo test args...]
+# Builds the runtime, starts a private dockerd (with its own containerd) under a temporary
+# directory, imports a busybox image built from Debian's busybox-static, runs every test, and
+# stops the daemons and removes the directory on exit, pass or fail.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/test.sh: the integration tests run real containers and daemons: run as root" >&2
+  exit 1
+fi
+for tool in dockerd containerd ctr jq file busybox; do
+  command -v "$tool" >/dev/null || {
+    echo "scripts/test.sh: $tool is missing: apt-get install docker.io containerd jq file busybox-static" >&2
+    exit 1
+  }
+done
+
+cargo build --release
+export HARDENED="$here/target/release/hardened"
+
+work=$(mktemp -d /tmp/hardened-tests.XXXXXX)
+cleanup() {
+  "$here/scripts/daemons.sh" stop "$work/daemons" || true
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT INT TERM
+
+eval "$("$here/scripts/daemons.sh" start "$work/daemons")"
+export TMPDIR="$work"
+cargo test --release "$@"
