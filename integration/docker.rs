@@ -1,1 +1,418 @@
+//! Docker integration tests: real `docker` commands against the private test daemon, with
+//! every container run by `--runtime=hardened` and `--network none`.
+
 mod common;
+
+use common::{docker, image, run, unique, DockerContainer, Out};
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const RUNTIME: &str = "--runtime=hardened";
+
+/// `docker run --rm --runtime=hardened --network none [extra...] IMAGE cmd...`
+fn docker_run_rm(extra: &[&str], cmd: &[&str]) -> Out {
+    let name = unique("hd-run");
+    let _guard = DockerContainer(name.clone());
+    run(docker()
+        .args(["run", "--rm", RUNTIME, "--network", "none", "--name", &name])
+        .args(extra)
+        .arg(image())
+        .args(cmd))
+}
+
+/// Starts a detached container running `cmd`; the guard removes it on drop.
+fn start_detached(prefix: &str, extra: &[&str], cmd: &[&str]) -> DockerContainer {
+    let name = unique(prefix);
+    let guard = DockerContainer(name.clone());
+    let out = run(docker()
+        .args(["run", "-d", RUNTIME, "--network", "none", "--name", &name])
+        .args(extra)
+        .arg(image())
+        .args(cmd));
+    assert!(out.ok(), "docker run -d {cmd:?}: {out:?}");
+    guard
+}
+
+/// `docker ARGS...`, asserting success; returns the output.
+fn docker_ok(args: &[&str]) -> Out {
+    let out = run(docker().args(args));
+    assert!(out.ok(), "docker {args:?}: {out:?}");
+    out
+}
+
+fn inspect(name: &str, format: &str) -> String {
+    docker_ok(&["inspect", "-f", format, name])
+        .stdout
+        .trim()
+        .to_string()
+}
+
+/// Polls `docker inspect` until `format` renders as `want` (30 s deadline).
+fn wait_for_state(name: &str, format: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = inspect(name, format);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "container {name}: {format} is {got:?}, expected {want:?} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Polls `docker exec name cmd...` until it succeeds with stdout (trimmed) == `want`.
+fn wait_for_exec_output(name: &str, cmd: &[&str], want: &str) -> Out {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = run(docker().args(["exec", name]).args(cmd));
+        if out.ok() && out.stdout.trim() == want {
+            return out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "docker exec {name} {cmd:?} did not print {want:?} within 30 s; last: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn run_exit_codes_and_stdout() {
+    let out = docker_run_rm(&[], &["sh", "-c", "echo hello-from-hardened"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "hello-from-hardened", "{out:?}");
+
+    let out = docker_run_rm(&[], &["sh", "-c", "echo before-exit; exit 7"]);
+    assert_eq!(out.code, Some(7), "{out:?}");
+    assert_eq!(out.stdout.trim(), "before-exit", "{out:?}");
+
+    // `sh -c 'kill -9 $$'` would be a no-op: the shell is PID 1 of the container's PID
+    // namespace, and the kernel drops SIGKILL sent to it from inside (runc behaves the same).
+    // So a child shell kills itself and PID 1 propagates its status (128 + 9).
+    let out = docker_run_rm(&[], &["sh", "-c", "sh -c 'kill -9 $$'; exit $?"]);
+    assert_eq!(out.code, Some(137), "{out:?}");
+
+    // The container's init itself killed by SIGKILL from outside (docker kill) -> 137.
+    let c = start_detached("hd-run-kill", &[], &["sleep", "300"]);
+    docker_ok(&["kill", &c.0]);
+    wait_for_state(&c.0, "{{.State.Status}}", "exited");
+    assert_eq!(inspect(&c.0, "{{.State.ExitCode}}"), "137");
+}
+
+#[test]
+fn logs_of_detached_container() {
+    let c = start_detached(
+        "hd-logs",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "echo line-one; echo line-two; echo err-line >&2",
+        ],
+    );
+    wait_for_state(&c.0, "{{.State.Status}}", "exited");
+    assert_eq!(inspect(&c.0, "{{.State.ExitCode}}"), "0");
+    let out = docker_ok(&["logs", &c.0]);
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["line-one", "line-two"],
+        "{out:?}"
+    );
+    assert_eq!(out.stderr.trim(), "err-line", "{out:?}");
+}
+
+#[test]
+fn tty() {
+    let out = docker_run_rm(&["-t"], &["tty"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.trim().starts_with("/dev/pts/"), "{out:?}");
+
+    let out = docker_run_rm(
+        &["-t"],
+        &["sh", "-c", "test -t 0 && test -t 1 && echo is-a-tty"],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "is-a-tty", "{out:?}");
+}
+
+/// `docker run -i --rm ... cmd` with `input` written to its stdin (then closed).
+fn run_with_stdin(cmd: &[&str], input: &str) -> Out {
+    let name = unique("hd-stdin");
+    let _guard = DockerContainer(name.clone());
+    let mut child = docker()
+        .args([
+            "run",
+            "-i",
+            "--rm",
+            RUNTIME,
+            "--network",
+            "none",
+            "--name",
+            &name,
+        ])
+        .arg(image())
+        .args(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn docker run -i");
+    {
+        let mut stdin = child.stdin.take().expect("stdin of docker run -i");
+        stdin
+            .write_all(input.as_bytes())
+            .expect("write to docker run -i stdin");
+    } // closed here
+    child
+        .wait_with_output()
+        .expect("wait for docker run -i")
+        .into()
+}
+
+#[test]
+fn stdin() {
+    let input = "first line\nsecond line\n";
+    let out = run_with_stdin(&["cat"], input);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, input, "{out:?}");
+
+    let out = run_with_stdin(&["sh", "-c", "read x; echo got:$x"], "hello\n");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "got:hello", "{out:?}");
+}
+
+#[test]
+fn exec() {
+    let c = start_detached("hd-exec", &[], &["sleep", "300"]);
+    let name = c.0.as_str();
+
+    let out = docker_ok(&["exec", "-u", "1000:1000", name, "id", "-u"]);
+    assert_eq!(out.stdout.trim(), "1000", "{out:?}");
+    let out = docker_ok(&["exec", "-u", "1000:1000", name, "id", "-g"]);
+    assert_eq!(out.stdout.trim(), "1000", "{out:?}");
+
+    let out = docker_ok(&["exec", "-w", "/tmp", name, "pwd"]);
+    assert_eq!(out.stdout.trim(), "/tmp", "{out:?}");
+
+    let out = docker_ok(&["exec", "-e", "FOO=bar", name, "sh", "-c", "echo $FOO"]);
+    assert_eq!(out.stdout.trim(), "bar", "{out:?}");
+
+    let out = docker_ok(&["exec", "-t", name, "tty"]);
+    assert!(out.stdout.trim().starts_with("/dev/pts/"), "{out:?}");
+
+    let out = run(docker().args(["exec", name, "sh", "-c", "exit 5"]));
+    assert_eq!(out.code, Some(5), "{out:?}");
+
+    // The container is still running after all of that.
+    assert_eq!(inspect(name, "{{.State.Status}}"), "running");
+}
+
+#[test]
+fn pause_unpause() {
+    let c = start_detached("hd-pause", &[], &["sleep", "300"]);
+    let name = c.0.as_str();
+
+    docker_ok(&["pause", name]);
+    assert_eq!(inspect(name, "{{.State.Status}}"), "paused");
+    let out = run(docker().args(["exec", name, "true"]));
+    assert!(!out.ok(), "exec into a paused container succeeded: {out:?}");
+
+    docker_ok(&["unpause", name]);
+    assert_eq!(inspect(name, "{{.State.Status}}"), "running");
+    let out = docker_ok(&["exec", name, "echo", "alive"]);
+    assert_eq!(out.stdout.trim(), "alive", "{out:?}");
+}
+
+#[test]
+fn top() {
+    let c = start_detached("hd-top", &[], &["sleep", "300"]);
+    let out = docker_ok(&["top", &c.0]);
+    assert!(
+        out.stdout.lines().skip(1).any(|l| l.contains("sleep 300")),
+        "docker top does not list `sleep 300`: {out:?}"
+    );
+}
+
+#[test]
+fn stats() {
+    let c = start_detached("hd-stats", &[], &["sleep", "300"]);
+    let out = docker_ok(&["stats", "--no-stream", "--format", "{{.PIDs}}", &c.0]);
+    let pids: u64 = out
+        .stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("PIDs is not a number ({e}): {out:?}"));
+    assert!(pids >= 1, "{out:?}");
+}
+
+/// Prints the first of `paths` that exists inside the container.
+fn cat_first(name: &str, paths: &[&str]) -> Out {
+    let script = paths
+        .iter()
+        .map(|p| format!("if [ -e {p} ]; then cat {p}; exit; fi;"))
+        .collect::<String>()
+        + " echo none of the cgroup files exist >&2; exit 1";
+    run(docker().args(["exec", name, "sh", "-c", &script]))
+}
+
+#[test]
+fn update_resources() {
+    let c = start_detached("hd-update", &[], &["sleep", "300"]);
+    let name = c.0.as_str();
+
+    docker_ok(&["update", "--pids-limit", "50", name]);
+    let out = cat_first(
+        name,
+        &["/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"],
+    );
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(out.stdout.trim(), "50", "{out:?}");
+
+    docker_ok(&["update", "--memory", "64m", "--memory-swap", "128m", name]);
+    let out = cat_first(
+        name,
+        &[
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory.max",
+        ],
+    );
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(out.stdout.trim(), "67108864", "{out:?}");
+}
+
+#[test]
+fn restart() {
+    let c = start_detached("hd-restart", &[], &["sleep", "300"]);
+    let name = c.0.as_str();
+    let pid_before = inspect(name, "{{.State.Pid}}");
+    assert_ne!(pid_before, "0");
+
+    docker_ok(&["restart", "-t", "1", name]);
+    assert_eq!(inspect(name, "{{.State.Status}}"), "running");
+    let pid_after = inspect(name, "{{.State.Pid}}");
+    assert_ne!(pid_after, "0");
+    assert_ne!(
+        pid_before, pid_after,
+        "the restarted container has the same PID"
+    );
+    let out = docker_ok(&["exec", name, "echo", "restarted"]);
+    assert_eq!(out.stdout.trim(), "restarted", "{out:?}");
+}
+
+#[test]
+fn stop_delivers_sigterm() {
+    let c = start_detached(
+        "hd-stop-term",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "trap 'echo TERM; exit 3' TERM; echo ready; while true; do sleep 0.1; done",
+        ],
+    );
+    let name = c.0.as_str();
+    // Wait for the trap to be installed before stopping.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !docker_ok(&["logs", name]).stdout.contains("ready") {
+        assert!(Instant::now() < deadline, "container never printed ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    docker_ok(&["stop", "-t", "5", name]);
+    assert_eq!(inspect(name, "{{.State.Status}}"), "exited");
+    assert_eq!(inspect(name, "{{.State.ExitCode}}"), "3");
+    let out = docker_ok(&["logs", name]);
+    assert!(out.stdout.contains("TERM"), "{out:?}");
+}
+
+#[test]
+fn stop_kills_after_timeout() {
+    let c = start_detached(
+        "hd-stop-kill",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "trap '' TERM; echo ready; while true; do sleep 0.1; done",
+        ],
+    );
+    let name = c.0.as_str();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !docker_ok(&["logs", name]).stdout.contains("ready") {
+        assert!(Instant::now() < deadline, "container never printed ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    docker_ok(&["stop", "-t", "1", name]);
+    assert_eq!(inspect(name, "{{.State.Status}}"), "exited");
+    assert_eq!(inspect(name, "{{.State.ExitCode}}"), "137");
+}
+
+#[test]
+fn kill_with_signal() {
+    let c = start_detached(
+        "hd-kill-usr1",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "trap 'echo got-usr1 > /tmp/marker' USR1; echo ready > /tmp/ready; \
+             while true; do sleep 0.1; done",
+        ],
+    );
+    let name = c.0.as_str();
+    wait_for_exec_output(name, &["cat", "/tmp/ready"], "ready");
+    docker_ok(&["kill", "-s", "USR1", name]);
+    wait_for_exec_output(name, &["cat", "/tmp/marker"], "got-usr1");
+    // USR1 was handled: the container is still running.
+    assert_eq!(inspect(name, "{{.State.Status}}"), "running");
+}
+
+#[test]
+fn rm_force_running() {
+    let c = start_detached("hd-rmf", &[], &["sleep", "300"]);
+    let name = c.0.as_str();
+    assert_eq!(inspect(name, "{{.State.Status}}"), "running");
+    docker_ok(&["rm", "-f", name]);
+    let out = run(docker().args(["inspect", name]));
+    assert!(!out.ok(), "container still exists after rm -f: {out:?}");
+    assert!(out.stderr.contains("No such"), "{out:?}");
+}
+
+#[test]
+fn parallel_runs() {
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let script = format!("echo ok-{i}");
+                (i, docker_run_rm(&[], &["sh", "-c", &script]))
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for h in handles {
+        let (i, out) = h.join().expect("docker run thread panicked");
+        if !(out.ok() && out.stdout.trim() == format!("ok-{i}")) {
+            failures.push(format!("container {i}: {out:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 20 parallel runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn create_error_is_reported() {
+    let out = docker_run_rm(&["--workdir", "/proc/self/fd/3"], &["true"]);
+    assert!(
+        !out.ok(),
+        "container with a /proc/self/fd cwd started: {out:?}"
+    );
+    assert!(out.stderr.contains("OCI runtime create failed"), "{out:?}");
+    assert!(out.stderr.contains("CVE-2024-21626"), "{out:?}");
+}

@@ -22,7 +22,8 @@ chmod 1777 "$rootfs/tmp"
 rm -f "$dir/config.json"
 "$hardened" spec --bundle "$dir"
 if [ $# -gt 0 ]; then
-  args=$(printf '%s\n' "$@" | jq -R . | jq -s .)
+  # One JSON string per argument, exactly (arguments may hold newlines or start with '-').
+  args=$(for a in "$@"; do printf '%s' "$a" | jq -Rs .; done | jq -s .)
   jq --argjson a "$args" '.process.args = $a | .process.terminal = false' "$dir/config.json" > "$dir/config.json.new"
   mv "$dir/config.json.new" "$dir/config.json"
 fi

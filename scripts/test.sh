@@ -11,12 +11,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "scripts/test.sh: the integration tests run real containers and daemons: run as root" >&2
   exit 1
 fi
-for tool in dockerd containerd ctr jq file busybox; do
-  command -v "$tool" >/dev/null || {
-    echo "scripts/test.sh: $tool is missing: apt-get install docker.io containerd jq file busybox-static" >&2
-    exit 1
-  }
-done
+"$here/scripts/deps.sh" test
 
 cargo build --release
 export HARDENED="$here/target/release/hardened"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install, from Debian, whatever building and testing `hardened` needs and is missing.
+#   scripts/deps.sh [build|test]   (default: test)
+set -euo pipefail
+want=${1:-test}
+pkgs=(libseccomp-dev pkg-config busybox-static jq file)
+if [ "$want" = test ]; then
+  pkgs+=(docker.io containerd runc procps)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps.sh: missing Debian packages: ${missing[*]} (run as root, or: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "deps.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
