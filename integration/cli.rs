@@ -67,7 +67,10 @@ fn wait_status(sb: &Sandbox, id: &str, want: &str) {
 }
 
 fn create(sb: &Sandbox, bundle: &Path, id: &str) {
-    let out = run_files(sb, sb.hardened().arg("create").arg("-b").arg(bundle).arg(id));
+    let out = run_files(
+        sb,
+        sb.hardened().arg("create").arg("-b").arg(bundle).arg(id),
+    );
     assert!(out.ok(), "create {id}: {out:?}");
 }
 
@@ -76,12 +79,18 @@ fn start(sb: &Sandbox, id: &str) {
     assert!(out.ok(), "start {id}: {out:?}");
 }
 
-/// A running container whose init runs `args`; returns (bundle, id).
-fn running(sb: &Sandbox, prefix: &str, args: &[&str]) -> (PathBuf, String) {
+/// A started container whose init runs `args`; returns (bundle, id).
+fn started(sb: &Sandbox, prefix: &str, args: &[&str]) -> (PathBuf, String) {
     let id = unique(prefix);
     let b = sb.bundle(&id, args);
     create(sb, &b, &id);
     start(sb, &id);
+    (b, id)
+}
+
+/// A running container whose init runs `args` (which must not exit by itself).
+fn running(sb: &Sandbox, prefix: &str, args: &[&str]) -> (PathBuf, String) {
+    let (b, id) = started(sb, prefix, args);
     assert_eq!(status(sb, &id), "running");
     (b, id)
 }
@@ -232,7 +241,7 @@ fn start_twice_fails() {
 #[test]
 fn start_of_stopped_container_fails() {
     let sb = Sandbox::new();
-    let (_b, id) = running(&sb, "startstop", &["true"]);
+    let (_b, id) = started(&sb, "startstop", &["true"]);
     wait_status(&sb, &id, "stopped");
     let out = run(sb.hardened().args(["start", &id]));
     assert!(!out.ok(), "start of a stopped container succeeded: {out:?}");
@@ -260,7 +269,10 @@ fn delete_running_without_force_fails() {
     let (_b, id) = running(&sb, "delrun", &["sleep", "300"]);
     let pid = pid_of(&sb, &id);
     let out = run(sb.hardened().args(["delete", &id]));
-    assert!(!out.ok(), "delete of a running container succeeded: {out:?}");
+    assert!(
+        !out.ok(),
+        "delete of a running container succeeded: {out:?}"
+    );
     assert!(
         out.stderr.contains("running") || out.stderr.contains("not stopped"),
         "{out:?}"
@@ -299,7 +311,10 @@ fn invalid_id_is_refused() {
     for bad in ["../x", "a/b", "..", ""] {
         let out = run_files(&sb, sb.hardened().arg("create").arg("-b").arg(&b).arg(bad));
         assert!(!out.ok(), "create {bad:?} succeeded: {out:?}");
-        assert!(out.stderr.contains("invalid container id"), "{bad:?}: {out:?}");
+        assert!(
+            out.stderr.contains("invalid container id"),
+            "{bad:?}: {out:?}"
+        );
     }
     assert!(!sb.dir.path().join("x").exists(), "../x escaped the root");
     let out = run(sb.hardened().args(["state", "../x"]));
@@ -344,7 +359,11 @@ fn kill_all_signals_every_process() {
     let sb = Sandbox::new();
     // The init shell has no TERM handler, so as PID 1 of its namespace it ignores TERM; its
     // children do not.
-    let (_b, id) = running(&sb, "killall", &["sh", "-c", "sleep 300 & sleep 301 & wait"]);
+    let (_b, id) = running(
+        &sb,
+        "killall",
+        &["sh", "-c", "sleep 300 & sleep 301 & wait"],
+    );
     let init = pid_of(&sb, &id) as i64;
     let mut pids = Vec::new();
     wait_until("three processes in the container", || {
@@ -357,7 +376,10 @@ fn kill_all_signals_every_process() {
     let out = run(sb.hardened().args(["kill", &id, "TERM"]));
     assert!(out.ok(), "kill TERM: {out:?}");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(pids.iter().all(|&p| alive(p)), "plain kill reached children");
+    assert!(
+        pids.iter().all(|&p| alive(p)),
+        "plain kill reached children"
+    );
     assert_eq!(status(&sb, &id), "running");
 
     let out = run(sb.hardened().args(["kill", "--all", &id, "TERM"]));
@@ -449,7 +471,13 @@ fn run_keep_leaves_a_stopped_container() {
     let sb = Sandbox::new();
     let id = unique("runkeep");
     let b = sb.bundle("runkeep", &["sh", "-c", "exit 2"]);
-    let out = run(sb.hardened().arg("run").arg("--keep").arg("-b").arg(&b).arg(&id));
+    let out = run(sb
+        .hardened()
+        .arg("run")
+        .arg("--keep")
+        .arg("-b")
+        .arg(&b)
+        .arg(&id));
     assert_eq!(out.code, Some(2), "{out:?}");
     assert_eq!(status(&sb, &id), "stopped");
     assert!(ids_in_list(&sb).contains(&id));
@@ -481,7 +509,11 @@ fn run_with_stdout_on_dev_null() {
         .output()
         .expect("run")
         .into();
-    assert_eq!(out.code, Some(4), "writing to a /dev/null stdout failed: {out:?}");
+    assert_eq!(
+        out.code,
+        Some(4),
+        "writing to a /dev/null stdout failed: {out:?}"
+    );
 }
 
 #[test]
@@ -493,10 +525,14 @@ fn exec_inline() {
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "0");
 
-    let out = run(sb.hardened().args(["exec", "--user", "1000:1000", &id, "id", "-u"]));
+    let out = run(sb
+        .hardened()
+        .args(["exec", "--user", "1000:1000", &id, "id", "-u"]));
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "1000");
-    let out = run(sb.hardened().args(["exec", "--user", "1000:1000", &id, "id", "-g"]));
+    let out = run(sb
+        .hardened()
+        .args(["exec", "--user", "1000:1000", &id, "id", "-g"]));
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "1000");
 
@@ -504,7 +540,9 @@ fn exec_inline() {
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "/tmp");
 
-    let out = run(sb.hardened().args(["exec", "--env", "FOO=bar", &id, "sh", "-c", "echo $FOO"]));
+    let out = run(sb
+        .hardened()
+        .args(["exec", "--env", "FOO=bar", &id, "sh", "-c", "echo $FOO"]));
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "bar");
 
@@ -532,7 +570,12 @@ fn exec_process_file() {
 
     let bad = sb.dir.path().join("bad.json");
     std::fs::write(&bad, "{not json").unwrap();
-    let out = run(sb.hardened().arg("exec").arg("--process").arg(&bad).arg(&id));
+    let out = run(sb
+        .hardened()
+        .arg("exec")
+        .arg("--process")
+        .arg(&bad)
+        .arg(&id));
     assert!(!out.ok(), "{out:?}");
     assert!(out.stderr.contains("bad.json"), "{out:?}");
 }
@@ -540,10 +583,13 @@ fn exec_process_file() {
 #[test]
 fn exec_into_stopped_container_fails() {
     let sb = Sandbox::new();
-    let (_b, id) = running(&sb, "execstop", &["true"]);
+    let (_b, id) = started(&sb, "execstop", &["true"]);
     wait_status(&sb, &id, "stopped");
     let out = exec(&sb, &id, &["true"]);
-    assert!(!out.ok(), "exec into a stopped container succeeded: {out:?}");
+    assert!(
+        !out.ok(),
+        "exec into a stopped container succeeded: {out:?}"
+    );
     assert!(out.stderr.to_lowercase().contains("stopped"), "{out:?}");
 }
 
@@ -595,6 +641,9 @@ fn pause_and_resume() {
     }
     let out = run(sb.hardened().args(["pause", &id]));
     assert!(!out.ok(), "pausing a paused container succeeded: {out:?}");
+    let out = exec(&sb, &id, &["true"]);
+    assert!(!out.ok(), "exec into a paused container succeeded: {out:?}");
+    assert!(out.stderr.to_lowercase().contains("paused"), "{out:?}");
 
     let out = run(sb.hardened().args(["resume", &id]));
     assert!(out.ok(), "resume: {out:?}");
@@ -670,7 +719,7 @@ fn list_formats() {
     assert_eq!(arr[0]["status"], "running");
     assert_eq!(arr[0]["pid"], pid);
 
-    assert_eq!(ids_in_list(&sb), [id.clone()]);
+    assert_eq!(ids_in_list(&sb), vec![id]);
 }
 
 #[test]
@@ -735,7 +784,11 @@ fn events_stats_prints_one_object() {
     let (_b, id) = running(&sb, "events", &["sleep", "300"]);
     let out = run(sb.hardened().args(["events", "--stats", &id]));
     assert!(out.ok(), "{out:?}");
-    let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     assert_eq!(lines.len(), 1, "{out:?}");
     let v: Value = serde_json::from_str(lines[0]).expect("events json");
     assert_eq!(v["type"], "stats", "{v}");
@@ -803,7 +856,9 @@ fn version_output() {
 fn checkpoint_and_restore_are_not_supported() {
     let sb = Sandbox::new();
     for cmd in ["checkpoint", "restore"] {
-        let out = run(sb.hardened().args([cmd, "--image-path", "/tmp/x", "someid"]));
+        let out = run(sb
+            .hardened()
+            .args([cmd, "--image-path", "/tmp/x", "someid"]));
         assert!(!out.ok(), "{cmd} succeeded: {out:?}");
         assert!(out.stderr.contains("not supported"), "{cmd}: {out:?}");
     }
@@ -880,14 +935,22 @@ fn cwd_in_proc_fd_is_refused() {
     let b = sb.bundle("cve", &["sleep", "300"]);
     sb.edit_config(&b, ".process.cwd=\"/proc/self/fd/3\"");
     let out = run_files(&sb, sb.hardened().arg("create").arg("-b").arg(&b).arg(&id));
-    assert!(!out.ok(), "create with cwd /proc/self/fd/3 succeeded: {out:?}");
+    assert!(
+        !out.ok(),
+        "create with cwd /proc/self/fd/3 succeeded: {out:?}"
+    );
     assert!(out.stderr.contains("CVE-2024-21626"), "{out:?}");
     assert_nothing_left(&sb, &id);
 
     // exec with such a cwd is refused as well.
     let (_b, id) = running(&sb, "cveexec", &["sleep", "300"]);
-    let out = run(sb.hardened().args(["exec", "--cwd", "/proc/self/fd/3", &id, "pwd"]));
-    assert!(!out.ok(), "exec with cwd /proc/self/fd/3 succeeded: {out:?}");
+    let out = run(sb
+        .hardened()
+        .args(["exec", "--cwd", "/proc/self/fd/3", &id, "pwd"]));
+    assert!(
+        !out.ok(),
+        "exec with cwd /proc/self/fd/3 succeeded: {out:?}"
+    );
     assert!(out.stderr.contains("CVE-2024-21626"), "{out:?}");
 }
 
@@ -907,8 +970,142 @@ fn systemd_cgroup_without_systemd() {
         assert!(out.ok(), "create --systemd-cgroup with systemd: {out:?}");
         assert_eq!(status(&sb, &id), "created");
     } else {
-        assert!(!out.ok(), "--systemd-cgroup without systemd succeeded: {out:?}");
+        assert!(
+            !out.ok(),
+            "--systemd-cgroup without systemd succeeded: {out:?}"
+        );
         assert!(out.stderr.contains("systemd"), "{out:?}");
         assert_nothing_left(&sb, &id);
+    }
+}
+
+#[test]
+fn created_container_can_be_killed_and_deleted() {
+    let sb = Sandbox::new();
+    // runc: `delete` without --force removes a container that was created but never started.
+    let id = unique("crdel");
+    let b = sb.bundle("crdel", &["sleep", "300"]);
+    create(&sb, &b, &id);
+    let pid = pid_of(&sb, &id) as i64;
+    let out = run(sb.hardened().args(["delete", &id]));
+    assert!(out.ok(), "delete of a created container: {out:?}");
+    assert!(state(&sb, &id).is_none());
+    wait_until("the created init to die", || !alive(pid));
+    assert_nothing_left(&sb, &id);
+
+    // kill KILL of a created container stops it.
+    let id = unique("crkill");
+    create(&sb, &b, &id);
+    let pid = pid_of(&sb, &id) as i64;
+    let out = run(sb.hardened().args(["kill", &id, "KILL"]));
+    assert!(out.ok(), "kill of a created container: {out:?}");
+    wait_status(&sb, &id, "stopped");
+    wait_until("the created init to die", || !alive(pid));
+    let out = run(sb.hardened().args(["delete", &id]));
+    assert!(out.ok(), "delete: {out:?}");
+    assert_nothing_left(&sb, &id);
+}
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let sb = Sandbox::new();
+    let id = unique("runfwd");
+    let b = sb.bundle(
+        "runfwd",
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready > /tmp/ready; while true; do sleep 0.2; done",
+        ],
+    );
+    sb.edit_config(&b, ".root.readonly=false");
+    let mut child = sb
+        .hardened()
+        .arg("run")
+        .arg("-b")
+        .arg(&b)
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn run");
+    let ready = b.join("rootfs/tmp/ready");
+    wait_until("the trap to be set", || ready.exists());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal run");
+    let end = Instant::now() + DEADLINE;
+    let st = loop {
+        if let Some(st) = child.try_wait().expect("wait run") {
+            break st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("run did not forward SIGTERM to its container");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(st.code(), Some(42), "{st:?}");
+    assert!(state(&sb, &id).is_none(), "container left after run");
+}
+
+#[test]
+fn run_passes_stdin() {
+    let sb = Sandbox::new();
+    let id = unique("runstdin");
+    let b = sb.bundle("runstdin", &["sh", "-c", "read line; echo got:$line"]);
+    let mut child = sb
+        .hardened()
+        .arg("run")
+        .arg("-b")
+        .arg(&b)
+        .arg(&id)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn run");
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out: Out = child.wait_with_output().expect("run").into();
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(out.stdout.trim(), "got:hello", "{out:?}");
+}
+
+#[test]
+fn update_memory_flag() {
+    let sb = Sandbox::new();
+    let id = unique("updmem");
+    let b = sb.bundle("updmem", &["sleep", "300"]);
+    let cg = format!("/hardened-test/{id}");
+    sb.edit_config(&b, &format!(".linux.cgroupsPath=\"{cg}\""));
+    create(&sb, &b, &id);
+    start(&sb, &id);
+    let out = run(sb.hardened().args(["update", "--memory", "64m", &id]));
+    assert!(out.ok(), "update --memory: {out:?}");
+    let limit = std::fs::read_to_string(format!("/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes"))
+        .expect("memory.limit_in_bytes");
+    assert_eq!(limit.trim(), (64u64 << 20).to_string());
+    let out = run(sb.hardened().args(["update", "--memory", "lots", &id]));
+    assert!(!out.ok(), "update with a bad size succeeded: {out:?}");
+}
+
+#[test]
+fn commands_on_stopped_or_unknown_containers_fail() {
+    let sb = Sandbox::new();
+    let (_b, id) = started(&sb, "stopcmds", &["true"]);
+    wait_status(&sb, &id, "stopped");
+    let out = run(sb.hardened().args(["events", "--stats", &id]));
+    assert!(!out.ok(), "events --stats of a stopped container: {out:?}");
+    let out = run(sb.hardened().args(["kill", &id, "TERM"]));
+    assert!(!out.ok(), "kill of a stopped container: {out:?}");
+    assert!(out.stderr.contains("not running"), "{out:?}");
+    let nosuch = unique("nosuch");
+    for cmd in ["ps", "pause", "resume", "events"] {
+        let out = run(sb.hardened().args([cmd, &nosuch]));
+        assert!(!out.ok(), "{cmd} of an unknown container: {out:?}");
+        assert!(out.stderr.contains("does not exist"), "{cmd}: {out:?}");
     }
 }

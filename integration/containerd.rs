@@ -1,1 +1,286 @@
+//! `hardened` under containerd's runc v2 shim, driven with `ctr` against the private test
+//! containerd (`HARDENED_TEST_CONTAINERD`). Every test works in a containerd namespace of its
+//! own, with its own runtime state root, and removes both on drop, pass or fail.
+
 mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{hardened_bin, image, run, test_env, unique, Out};
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// One containerd namespace with the test image imported; cleaned up on drop.
+struct Ns {
+    address: String,
+    name: String,
+    /// The shim's `--runc-root` (the runtime's state root is `<root>/<namespace>`).
+    runc_root: tempfile::TempDir,
+    image: String,
+}
+
+impl Ns {
+    fn new() -> Self {
+        common::require_root();
+        let address = test_env("HARDENED_TEST_CONTAINERD");
+        let name = unique("hardened-test");
+        let runc_root = tempfile::Builder::new()
+            .prefix("hardened-ctr-root-")
+            .tempdir()
+            .expect("temp dir");
+        let mut ns = Ns {
+            address,
+            name,
+            runc_root,
+            image: String::new(),
+        };
+        ns.image = ns.import();
+        ns
+    }
+
+    /// `ctr --address A --namespace N ARGS...`, bounded by a timeout.
+    fn ctr(&self) -> Command {
+        let mut c = Command::new("timeout");
+        c.args(["-k", "10", "120", "ctr", "--address", &self.address])
+            .args(["--namespace", &self.name]);
+        c
+    }
+
+    /// `docker save IMAGE | ctr images import -`; returns the image reference in containerd.
+    fn import(&self) -> String {
+        let tar = tempfile::NamedTempFile::new().expect("temp file");
+        let saved = common::docker()
+            .args(["save", "-o"])
+            .arg(tar.path())
+            .arg(image())
+            .stdin(Stdio::null())
+            .output()
+            .expect("docker save");
+        assert!(
+            saved.status.success(),
+            "docker save: {:?}",
+            Out::from(saved)
+        );
+        let out = run(self.ctr().args(["images", "import"]).arg(tar.path()));
+        assert!(out.ok(), "ctr images import: {out:?}");
+        let out = run(self.ctr().args(["images", "ls", "-q"]));
+        assert!(out.ok(), "ctr images ls: {out:?}");
+        let want = image();
+        out.stdout
+            .lines()
+            .find(|r| r.ends_with(&want) || r.ends_with(&format!("/{want}")))
+            .unwrap_or_else(|| panic!("{want} not among the imported images: {out:?}"))
+            .to_string()
+    }
+
+    /// `ctr run` through the runc v2 shim with `hardened` as the runc binary.
+    fn run_cmd(&self) -> Command {
+        let mut c = self.ctr();
+        c.args(["run", "--runtime", "io.containerd.runc.v2", "--runc-binary"])
+            .arg(hardened_bin())
+            .arg("--runc-root")
+            .arg(self.runc_root.path());
+        c
+    }
+
+    /// The runtime's state root for this namespace.
+    fn state_root(&self) -> PathBuf {
+        self.runc_root.path().join(&self.name)
+    }
+
+    /// `hardened state ID` in the shim's state root, parsed; None when it fails.
+    fn hardened_state(&self, id: &str) -> Option<Value> {
+        let out = run(Command::new(hardened_bin())
+            .arg("--root")
+            .arg(self.state_root())
+            .args(["state", id]));
+        out.ok()
+            .then(|| serde_json::from_str(&out.stdout).expect("state JSON"))
+    }
+
+    /// The status column of `ctr task ls` for `id`.
+    fn task_status(&self, id: &str) -> Option<String> {
+        let out = run(self.ctr().args(["task", "ls"]));
+        assert!(out.ok(), "ctr task ls: {out:?}");
+        out.stdout.lines().skip(1).find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.first() == Some(&id)).then(|| f.last().unwrap_or(&"").to_string())
+        })
+    }
+
+    fn containers(&self) -> Vec<String> {
+        let out = run(self.ctr().args(["containers", "ls", "-q"]));
+        assert!(out.ok(), "ctr containers ls: {out:?}");
+        out.stdout.lines().map(str::to_string).collect()
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let quiet = |c: &mut Command| {
+            let _ = c
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        let list = |args: &[&str]| -> Vec<String> {
+            self.ctr()
+                .args(args)
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for id in list(&["containers", "ls", "-q"]) {
+            quiet(self.ctr().args(["task", "kill", "-s", "SIGKILL", &id]));
+            let end = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < end && self.task_status_quiet(&id) == Some("RUNNING".into()) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            quiet(self.ctr().args(["task", "rm", "-f", &id]));
+            quiet(self.ctr().args(["containers", "rm", &id]));
+        }
+        for img in list(&["images", "ls", "-q"]) {
+            quiet(self.ctr().args(["images", "rm", "--sync", &img]));
+        }
+        quiet(self.ctr().args(["namespaces", "rm", &self.name]));
+    }
+}
+
+impl Ns {
+    fn task_status_quiet(&self, id: &str) -> Option<String> {
+        let o = self
+            .ctr()
+            .args(["task", "ls"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .skip(1)
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.first() == Some(&id)).then(|| f.last().unwrap_or(&"").to_string())
+            })
+    }
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + DEADLINE;
+    while !cond() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ctr_run_rm_propagates_output_and_exit_code() {
+    let ns = Ns::new();
+    let id = unique("ctr-run");
+    let out =
+        run(ns
+            .run_cmd()
+            .arg("--rm")
+            .args([&ns.image, &id, "sh", "-c", "echo hello; exit 3"]));
+    assert_eq!(out.code, Some(3), "{out:?}");
+    assert_eq!(out.stdout.trim(), "hello", "{out:?}");
+    assert!(!ns.containers().contains(&id), "container left after --rm");
+    assert!(
+        !ns.state_root().join(&id).exists(),
+        "runtime state left after --rm"
+    );
+
+    let id = unique("ctr-run0");
+    let out = run(ns
+        .run_cmd()
+        .arg("--rm")
+        .args([&ns.image, &id, "sh", "-c", "id -u; exit 0"]));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "0", "{out:?}");
+}
+
+#[test]
+fn ctr_run_with_null_io() {
+    // The task's stdio is /dev/null: writes to it must succeed inside the container.
+    let ns = Ns::new();
+    let id = unique("ctr-null");
+    let out = run(ns.run_cmd().args(["--rm", "--null-io"]).args([
+        &ns.image,
+        &id,
+        "sh",
+        "-c",
+        "echo hi && echo err >&2 && exit 4",
+    ]));
+    assert_eq!(out.code, Some(4), "{out:?}");
+}
+
+#[test]
+fn ctr_detached_task_exec_kill_rm() {
+    let ns = Ns::new();
+    let id = unique("ctr-det");
+    let out = run(ns
+        .run_cmd()
+        .arg("-d")
+        .args([&ns.image, &id, "sleep", "300"]));
+    assert!(out.ok(), "ctr run -d: {out:?}");
+    assert_eq!(ns.task_status(&id).as_deref(), Some("RUNNING"));
+
+    // The shim really drives hardened: its state is in hardened's format under --runc-root.
+    let st = ns
+        .hardened_state(&id)
+        .unwrap_or_else(|| panic!("hardened has no state for {id}"));
+    assert_eq!(st["status"], "running", "{st}");
+    let pid = st["pid"].as_i64().expect("pid");
+    assert!(
+        pid > 0 && PathBuf::from(format!("/proc/{pid}")).exists(),
+        "{st}"
+    );
+
+    let out = run(ns
+        .ctr()
+        .args(["task", "exec", "--exec-id", "e1", &id])
+        .args(["sh", "-c", "echo in"]));
+    assert!(out.ok(), "ctr task exec: {out:?}");
+    assert_eq!(out.stdout.trim(), "in", "{out:?}");
+
+    let out = run(ns
+        .ctr()
+        .args(["task", "exec", "--exec-id", "e2", &id])
+        .args(["sh", "-c", "exit 6"]));
+    assert_eq!(out.code, Some(6), "exec exit code: {out:?}");
+
+    let out = run(ns.ctr().args(["task", "ps", &id]));
+    assert!(out.ok(), "ctr task ps: {out:?}");
+    assert!(
+        out.stdout
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().next() == Some(pid.to_string().as_str())),
+        "{out:?}"
+    );
+
+    let out = run(ns.ctr().args(["task", "kill", "-s", "SIGKILL", &id]));
+    assert!(out.ok(), "ctr task kill: {out:?}");
+    wait_until("the task to stop", || {
+        ns.task_status(&id).as_deref() == Some("STOPPED")
+    });
+
+    let out = run(ns.ctr().args(["task", "rm", &id]));
+    assert!(out.ok(), "ctr task rm: {out:?}");
+    assert_eq!(ns.task_status(&id), None);
+    assert!(ns.hardened_state(&id).is_none(), "hardened state left");
+    let out = run(ns.ctr().args(["containers", "rm", &id]));
+    assert!(out.ok(), "ctr containers rm: {out:?}");
+    assert!(!ns.containers().contains(&id));
+}
