@@ -67,7 +67,10 @@ fn wait_status(sb: &Sandbox, id: &str, want: &str) {
 }
 
 fn create(sb: &Sandbox, bundle: &Path, id: &str) {
-    let out = run_files(sb, sb.hardened().arg("create").arg("-b").arg(bundle).arg(id));
+    let out = run_files(
+        sb,
+        sb.hardened().arg("create").arg("-b").arg(bundle).arg(id),
+    );
     assert!(out.ok(), "create {id}: {out:?}");
 }
 
@@ -260,7 +263,10 @@ fn delete_running_without_force_fails() {
     let (_b, id) = running(&sb, "delrun", &["sleep", "300"]);
     let pid = pid_of(&sb, &id);
     let out = run(sb.hardened().args(["delete", &id]));
-    assert!(!out.ok(), "delete of a running container succeeded: {out:?}");
+    assert!(
+        !out.ok(),
+        "delete of a running container succeeded: {out:?}"
+    );
     assert!(
         out.stderr.contains("running") || out.stderr.contains("not stopped"),
         "{out:?}"
@@ -299,7 +305,10 @@ fn invalid_id_is_refused() {
     for bad in ["../x", "a/b", "..", ""] {
         let out = run_files(&sb, sb.hardened().arg("create").arg("-b").arg(&b).arg(bad));
         assert!(!out.ok(), "create {bad:?} succeeded: {out:?}");
-        assert!(out.stderr.contains("invalid container id"), "{bad:?}: {out:?}");
+        assert!(
+            out.stderr.contains("invalid container id"),
+            "{bad:?}: {out:?}"
+        );
     }
     assert!(!sb.dir.path().join("x").exists(), "../x escaped the root");
     let out = run(sb.hardened().args(["state", "../x"]));
@@ -344,7 +353,11 @@ fn kill_all_signals_every_process() {
     let sb = Sandbox::new();
     // The init shell has no TERM handler, so as PID 1 of its namespace it ignores TERM; its
     // children do not.
-    let (_b, id) = running(&sb, "killall", &["sh", "-c", "sleep 300 & sleep 301 & wait"]);
+    let (_b, id) = running(
+        &sb,
+        "killall",
+        &["sh", "-c", "sleep 300 & sleep 301 & wait"],
+    );
     let init = pid_of(&sb, &id) as i64;
     let mut pids = Vec::new();
     wait_until("three processes in the container", || {
@@ -357,7 +370,10 @@ fn kill_all_signals_every_process() {
     let out = run(sb.hardened().args(["kill", &id, "TERM"]));
     assert!(out.ok(), "kill TERM: {out:?}");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(pids.iter().all(|&p| alive(p)), "plain kill reached children");
+    assert!(
+        pids.iter().all(|&p| alive(p)),
+        "plain kill reached children"
+    );
     assert_eq!(status(&sb, &id), "running");
 
     let out = run(sb.hardened().args(["kill", "--all", &id, "TERM"]));
@@ -449,7 +465,13 @@ fn run_keep_leaves_a_stopped_container() {
     let sb = Sandbox::new();
     let id = unique("runkeep");
     let b = sb.bundle("runkeep", &["sh", "-c", "exit 2"]);
-    let out = run(sb.hardened().arg("run").arg("--keep").arg("-b").arg(&b).arg(&id));
+    let out = run(sb
+        .hardened()
+        .arg("run")
+        .arg("--keep")
+        .arg("-b")
+        .arg(&b)
+        .arg(&id));
     assert_eq!(out.code, Some(2), "{out:?}");
     assert_eq!(status(&sb, &id), "stopped");
     assert!(ids_in_list(&sb).contains(&id));
@@ -481,7 +503,11 @@ fn run_with_stdout_on_dev_null() {
         .output()
         .expect("run")
         .into();
-    assert_eq!(out.code, Some(4), "writing to a /dev/null stdout failed: {out:?}");
+    assert_eq!(
+        out.code,
+        Some(4),
+        "writing to a /dev/null stdout failed: {out:?}"
+    );
 }
 
 #[test]
@@ -493,10 +519,14 @@ fn exec_inline() {
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "0");
 
-    let out = run(sb.hardened().args(["exec", "--user", "1000:1000", &id, "id", "-u"]));
+    let out = run(sb
+        .hardened()
+        .args(["exec", "--user", "1000:1000", &id, "id", "-u"]));
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "1000");
-    let out = run(sb.hardened().args(["exec", "--user", "1000:1000", &id, "id", "-g"]));
+    let out = run(sb
+        .hardened()
+        .args(["exec", "--user", "1000:1000", &id, "id", "-g"]));
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "1000");
 
@@ -504,7 +534,9 @@ fn exec_inline() {
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "/tmp");
 
-    let out = run(sb.hardened().args(["exec", "--env", "FOO=bar", &id, "sh", "-c", "echo $FOO"]));
+    let out = run(sb
+        .hardened()
+        .args(["exec", "--env", "FOO=bar", &id, "sh", "-c", "echo $FOO"]));
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "bar");
 
@@ -532,7 +564,12 @@ fn exec_process_file() {
 
     let bad = sb.dir.path().join("bad.json");
     std::fs::write(&bad, "{not json").unwrap();
-    let out = run(sb.hardened().arg("exec").arg("--process").arg(&bad).arg(&id));
+    let out = run(sb
+        .hardened()
+        .arg("exec")
+        .arg("--process")
+        .arg(&bad)
+        .arg(&id));
     assert!(!out.ok(), "{out:?}");
     assert!(out.stderr.contains("bad.json"), "{out:?}");
 }
@@ -543,7 +580,10 @@ fn exec_into_stopped_container_fails() {
     let (_b, id) = running(&sb, "execstop", &["true"]);
     wait_status(&sb, &id, "stopped");
     let out = exec(&sb, &id, &["true"]);
-    assert!(!out.ok(), "exec into a stopped container succeeded: {out:?}");
+    assert!(
+        !out.ok(),
+        "exec into a stopped container succeeded: {out:?}"
+    );
     assert!(out.stderr.to_lowercase().contains("stopped"), "{out:?}");
 }
 
@@ -735,7 +775,11 @@ fn events_stats_prints_one_object() {
     let (_b, id) = running(&sb, "events", &["sleep", "300"]);
     let out = run(sb.hardened().args(["events", "--stats", &id]));
     assert!(out.ok(), "{out:?}");
-    let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     assert_eq!(lines.len(), 1, "{out:?}");
     let v: Value = serde_json::from_str(lines[0]).expect("events json");
     assert_eq!(v["type"], "stats", "{v}");
@@ -803,7 +847,9 @@ fn version_output() {
 fn checkpoint_and_restore_are_not_supported() {
     let sb = Sandbox::new();
     for cmd in ["checkpoint", "restore"] {
-        let out = run(sb.hardened().args([cmd, "--image-path", "/tmp/x", "someid"]));
+        let out = run(sb
+            .hardened()
+            .args([cmd, "--image-path", "/tmp/x", "someid"]));
         assert!(!out.ok(), "{cmd} succeeded: {out:?}");
         assert!(out.stderr.contains("not supported"), "{cmd}: {out:?}");
     }
@@ -880,14 +926,22 @@ fn cwd_in_proc_fd_is_refused() {
     let b = sb.bundle("cve", &["sleep", "300"]);
     sb.edit_config(&b, ".process.cwd=\"/proc/self/fd/3\"");
     let out = run_files(&sb, sb.hardened().arg("create").arg("-b").arg(&b).arg(&id));
-    assert!(!out.ok(), "create with cwd /proc/self/fd/3 succeeded: {out:?}");
+    assert!(
+        !out.ok(),
+        "create with cwd /proc/self/fd/3 succeeded: {out:?}"
+    );
     assert!(out.stderr.contains("CVE-2024-21626"), "{out:?}");
     assert_nothing_left(&sb, &id);
 
     // exec with such a cwd is refused as well.
     let (_b, id) = running(&sb, "cveexec", &["sleep", "300"]);
-    let out = run(sb.hardened().args(["exec", "--cwd", "/proc/self/fd/3", &id, "pwd"]));
-    assert!(!out.ok(), "exec with cwd /proc/self/fd/3 succeeded: {out:?}");
+    let out = run(sb
+        .hardened()
+        .args(["exec", "--cwd", "/proc/self/fd/3", &id, "pwd"]));
+    assert!(
+        !out.ok(),
+        "exec with cwd /proc/self/fd/3 succeeded: {out:?}"
+    );
     assert!(out.stderr.contains("CVE-2024-21626"), "{out:?}");
 }
 
@@ -907,7 +961,10 @@ fn systemd_cgroup_without_systemd() {
         assert!(out.ok(), "create --systemd-cgroup with systemd: {out:?}");
         assert_eq!(status(&sb, &id), "created");
     } else {
-        assert!(!out.ok(), "--systemd-cgroup without systemd succeeded: {out:?}");
+        assert!(
+            !out.ok(),
+            "--systemd-cgroup without systemd succeeded: {out:?}"
+        );
         assert!(out.stderr.contains("systemd"), "{out:?}");
         assert_nothing_left(&sb, &id);
     }
