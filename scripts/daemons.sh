@@ -42,11 +42,44 @@ start)
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   command -v dockerd >/dev/null || { echo "daemons.sh: dockerd not found: apt-get install docker.io" >&2; exit 1; }
+  # Policies of the test runtimes; every audit log stays under DIR.
+  mkdir -p "$dir/policy" "$dir/audit"
+  cat > "$dir/policy/default.toml" <<TOML
+# the built-in defaults; only the audit log is moved
+audit_log = "$dir/audit/default.log"
+TOML
+  cat > "$dir/policy/allow.toml" <<TOML
+audit_log = "$dir/audit/allow.log"
+[defaults]
+allow_capabilities = ["SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE"]
+allow_host_namespaces = ["pid", "ipc", "uts"]
+allow_mounts = ["/etc", "/dev/shm"]
+allow_devices = ["/dev/vda"]
+allow_unconfined_seccomp = true
+allow_unconfined_systempaths = true
+TOML
+  cat > "$dir/policy/audit.toml" <<TOML
+mode = "audit"
+audit_log = "$dir/audit/audit.log"
+TOML
+  cat > "$dir/policy/permissive.toml" <<TOML
+mode = "permissive"
+audit_log = "$dir/audit/permissive.log"
+TOML
+  cat > "$dir/policy/web.toml" <<TOML
+audit_log = "$dir/audit/web.log"
+[defaults]
+allow_capabilities = ["NET_BIND_SERVICE"]
+TOML
+  rt() { printf '"%s": { "path": "%s", "runtimeArgs": ["--policy", "%s"] }' "$1" "$hardened" "$dir/policy/$2.toml"; }
   cat > "$dir/daemon.json" <<JSON
 {
   "runtimes": {
-    "hardened": { "path": "$hardened" },
-    "hardened-debug": { "path": "$hardened", "runtimeArgs": ["--debug"] }
+    $(rt hardened default),
+    $(rt hardened-allow allow),
+    $(rt hardened-audit audit),
+    $(rt hardened-permissive permissive),
+    $(rt hardened-web web)
   },
   "storage-driver": "overlay2",
   "log-driver": "json-file"
@@ -82,6 +115,7 @@ JSON
   echo "export HARDENED_TEST_IMAGE=hardened-test/busybox:latest"
   echo "export HARDENED_TEST_BUNDLE_IMAGE=$img"
   echo "export HARDENED_BIN=$hardened"
+  echo "export HARDENED_TEST_DAEMON_DIR=$dir"
   ;;
 stop)
   stop

@@ -3,7 +3,7 @@
 #   scripts/deps.sh [build|test]   (default: test)
 set -euo pipefail
 want=${1:-test}
-pkgs=(libseccomp-dev pkg-config busybox-static jq file)
+pkgs=(libseccomp-dev pkg-config busybox-static jq file gcc libc6-dev)
 if [ "$want" = test ]; then
   pkgs+=(docker.io containerd runc procps)
 fi

@@ -16,6 +16,12 @@ cp "$busybox" "$rootfs/bin/busybox"
 for applet in $("$rootfs/bin/busybox" --list); do
   [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
 done
+# Test probes (static C programs for what busybox cannot do), when a compiler is there.
+if command -v gcc >/dev/null; then
+  for src in "$here"/scripts/probes/*.c; do
+    gcc -static -O2 -o "$rootfs/usr/bin/$(basename "$src" .c)-probe" "$src" 2>/dev/null || true
+  done
+fi
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > "$rootfs/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
 chmod 1777 "$rootfs/tmp"

@@ -100,10 +100,39 @@ pub enum Command {
     Spec(SpecCmd),
     /// Show the enabled features of the runtime (runtime-spec features JSON)
     Features,
+    /// Dry run: the changes and refusals `create` would make for a bundle or config.json
+    Check(Check),
+    /// Show the effective policy, or validate a policy file
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// Not supported: checkpoint a running container
     Checkpoint(Unsupported),
     /// Not supported: restore a container from a checkpoint
     Restore(Unsupported),
+}
+
+#[derive(Args, Debug)]
+pub struct Check {
+    /// An OCI bundle directory, or a config.json file
+    pub path: PathBuf,
+    /// Print the verdict (with the hardened spec) as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The container id to evaluate as (some rules look at it)
+    #[arg(long, default_value = "check")]
+    pub id: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Print the effective policy (the file given with --policy, or the default file, with
+    /// every default filled in)
+    Show,
+    /// Check a policy file; exits non-zero with the file, line and key of the first problem
+    Validate {
+        /// The policy file
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -1,5 +1,6 @@
 //! `hardened`: a runc-compatible OCI runtime on `libcontainer` that hardens every container.
 
+pub mod audit;
 pub mod bundle;
 pub mod cli;
 pub mod commands;
@@ -8,3 +9,4 @@ pub mod logging;
 pub mod pipeline;
 pub mod policy;
 pub mod sealed;
+pub mod seccomp;

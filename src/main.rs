@@ -38,7 +38,21 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Cli::command().print_help()?;
         return Ok(0);
     };
-    let ctx = || Ctx::new(&g.root, g.systemd_cgroup, Policy::default());
+    // Only the commands that evaluate specs read the policy file.
+    let needs_policy = matches!(
+        command,
+        Command::Create(_)
+            | Command::Run(_)
+            | Command::Exec(_)
+            | Command::Check(_)
+            | Command::Policy(_)
+    );
+    let policy = if needs_policy {
+        hardened::policy::load(g.policy.as_deref())?
+    } else {
+        Policy::default()
+    };
+    let ctx = || Ctx::new(&g.root, g.systemd_cgroup, policy.clone());
     // Commands that put a process into a container run from a binary that cannot be
     // overwritten through /proc/<pid>/exe (CVE-2019-5736).
     if matches!(
@@ -63,6 +77,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Events(a) => cmd::events::events(&ctx()?, a).map(|_| 0),
         Command::Spec(a) => cmd::spec::spec(a).map(|_| 0),
         Command::Features => cmd::features::features().map(|_| 0),
+        Command::Check(a) => cmd::check::check(&policy, a),
+        Command::Policy(p) => cmd::policy::policy(&policy, p),
         Command::Checkpoint(_) => cmd::unsupported::unsupported("checkpoint").map(|_| 0),
         Command::Restore(_) => cmd::unsupported::unsupported("restore").map(|_| 0),
     }

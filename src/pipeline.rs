@@ -4,22 +4,34 @@
 //! caller's config.json / process.json
 //!    -> runtime safety checks (always on, whatever the policy)
 //!    -> policy::evaluate(&Policy, spec) -> Verdict { hardened spec, changes, refusals }
-//!    -> refusals?  error to the caller, nothing created
+//!    -> audit log; refusals (enforce mode)?  error to the caller, nothing created
 //!    -> libcontainer creates/execs from the hardened spec
 //! ```
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{Process, Spec};
 
-use crate::policy::{self, Policy, Verdict};
+use crate::audit;
+use crate::policy::{self, ExecVerdict, HostFacts, Input, Mode, Policy, Refusal, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("{0}")]
     Unsafe(String),
-    #[error("refused by policy: {}", .0.iter().map(|r| format!("{} (rule {}; allow with {})", r.what, r.rule, r.allow_key)).collect::<Vec<_>>().join("; "))]
-    Refused(Vec<policy::Refusal>),
+    #[error("{}", refusal_message(.0))]
+    Refused(Vec<Refusal>),
+}
+
+/// The message a refused caller sees (`docker run` prints it after `OCI runtime create failed:`).
+pub fn refusal_message(refusals: &[Refusal]) -> String {
+    let items: Vec<String> = refusals
+        .iter()
+        .map(|r| format!("{} [rule {}]; to allow it, set {}", r.what, r.rule, r.allow))
+        .collect();
+    format!("refused by the hardened policy: {}", items.join(" | "))
 }
 
 /// Checks of the runtime itself, independent of the policy: a spec that fails them is never run,
@@ -51,9 +63,9 @@ pub fn check_cwd(cwd: &Path) -> Result<(), PipelineError> {
             }
         }
     }
-    if parts.len() >= 3 {
+    if parts.len() == 3 {
         if let (Component::Normal(p), Component::Normal(x)) = (parts[1], parts[2]) {
-            if p == "proc" && (x == "self" || x == "thread-self") && parts.len() == 3 {
+            if p == "proc" && (x == "self" || x == "thread-self") {
                 return Err(PipelineError::Unsafe(format!(
                     "process.cwd {:?} is a /proc magic link, which can escape to the host (CVE-2024-21626)",
                     cwd
@@ -64,8 +76,7 @@ pub fn check_cwd(cwd: &Path) -> Result<(), PipelineError> {
     Ok(())
 }
 
-/// Lexical normalisation of an absolute path (`..` and `.` removed), as the container would
-/// resolve it without symlinks.
+/// Lexical normalisation of an absolute path (`..` and `.` removed).
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in path.components() {
@@ -80,13 +91,102 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// The host facts the rules need (the I/O that `policy::evaluate` does not do).
+pub fn host_facts(spec: &Spec) -> HostFacts {
+    let mut host_namespace_paths = BTreeSet::new();
+    if let Some(namespaces) = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()) {
+        for ns in namespaces {
+            let Some(path) = ns.path() else { continue };
+            let kind = match ns.typ() {
+                oci_spec::runtime::LinuxNamespaceType::Pid => "pid",
+                oci_spec::runtime::LinuxNamespaceType::Network => "net",
+                oci_spec::runtime::LinuxNamespaceType::Ipc => "ipc",
+                oci_spec::runtime::LinuxNamespaceType::Uts => "uts",
+                oci_spec::runtime::LinuxNamespaceType::Mount => "mnt",
+                oci_spec::runtime::LinuxNamespaceType::User => "user",
+                oci_spec::runtime::LinuxNamespaceType::Cgroup => "cgroup",
+                oci_spec::runtime::LinuxNamespaceType::Time => "time",
+            };
+            // The host's namespaces are those of PID 1 (the runtime may itself run in a
+            // container's namespaces, e.g. under a containerized kubelet).
+            let host = std::fs::metadata(format!("/proc/1/ns/{kind}"));
+            let theirs = std::fs::metadata(path);
+            if let (Ok(h), Ok(t)) = (host, theirs) {
+                if h.dev() == t.dev() && h.ino() == t.ino() {
+                    host_namespace_paths.insert(path.clone());
+                }
+            }
+        }
+    }
+    let mut canonical_sources = BTreeMap::new();
+    for m in spec.mounts().iter().flatten() {
+        if !policy::rules::sensitive_mounts::is_bind(m) {
+            continue;
+        }
+        if let Some(src) = m.source() {
+            if let Ok(c) = std::fs::canonicalize(src) {
+                if &c != src {
+                    canonical_sources.insert(src.clone(), c);
+                }
+            }
+        }
+    }
+    HostFacts {
+        host_namespace_paths,
+        canonical_sources,
+    }
+}
+
+fn log_verdict_warnings(mode: Mode, warnings: &[policy::Warning], refusals: &[Refusal]) {
+    for w in warnings {
+        tracing::warn!("policy warning [rule {}]: {}", w.rule, w.what);
+    }
+    if mode == Mode::Audit {
+        for r in refusals {
+            tracing::warn!(
+                "audit mode: enforce would refuse {} [rule {}] (allow with {})",
+                r.what,
+                r.rule,
+                r.allow
+            );
+        }
+    }
+}
+
 /// Run a container spec through the runtime checks and the policy.
-pub fn prepare_container(policy: &Policy, spec: &Spec) -> Result<Verdict, PipelineError> {
+pub fn prepare_container(
+    policy: &Policy,
+    spec: &Spec,
+    id: &str,
+    bundle: Option<&Path>,
+) -> Result<Verdict, PipelineError> {
     if let Some(process) = spec.process() {
         check_process_safety(process)?;
     }
-    let verdict = policy::evaluate(policy, spec);
-    if !verdict.refusals.is_empty() {
+    let input = Input {
+        spec,
+        container_id: id,
+        host: host_facts(spec),
+    };
+    let verdict = policy::evaluate(policy, &input);
+    log_verdict_warnings(verdict.mode, &verdict.warnings, &verdict.refusals);
+    audit::write(
+        policy,
+        &audit::Record {
+            time: crate::logging::now_rfc3339(),
+            command: "create",
+            id,
+            bundle,
+            policy: policy.file_name(),
+            profile: verdict.profile.as_deref(),
+            mode: verdict.mode,
+            decision: audit::decision(verdict.mode, !verdict.refusals.is_empty()),
+            changes: &verdict.changes,
+            refusals: &verdict.refusals,
+            warnings: &verdict.warnings,
+        },
+    );
+    if !verdict.allowed() {
         return Err(PipelineError::Refused(verdict.refusals));
     }
     Ok(verdict)
@@ -94,12 +194,34 @@ pub fn prepare_container(policy: &Policy, spec: &Spec) -> Result<Verdict, Pipeli
 
 /// Run an `exec` process through the runtime checks and the policy of its container.
 pub fn prepare_exec(
-    _policy: &Policy,
-    _container: &Spec,
+    policy: &Policy,
+    container: &Spec,
+    id: &str,
     process: Process,
 ) -> Result<Process, PipelineError> {
     check_process_safety(&process)?;
-    Ok(process)
+    let verdict: ExecVerdict = policy::evaluate_exec(policy, container, &process);
+    log_verdict_warnings(verdict.mode, &verdict.warnings, &verdict.refusals);
+    audit::write(
+        policy,
+        &audit::Record {
+            time: crate::logging::now_rfc3339(),
+            command: "exec",
+            id,
+            bundle: None,
+            policy: policy.file_name(),
+            profile: verdict.profile.as_deref(),
+            mode: verdict.mode,
+            decision: audit::decision(verdict.mode, !verdict.refusals.is_empty()),
+            changes: &verdict.changes,
+            refusals: &verdict.refusals,
+            warnings: &verdict.warnings,
+        },
+    );
+    if !verdict.allowed() {
+        return Err(PipelineError::Refused(verdict.refusals));
+    }
+    Ok(verdict.process)
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     }
     let caller = bundle::canonical_bundle(&opts.bundle)?;
     let spec = bundle::load_spec(&caller)?;
-    let verdict = pipeline::prepare_container(&ctx.policy, &spec)?;
+    let verdict = pipeline::prepare_container(&ctx.policy, &spec, id, Some(&caller))?;
     let effective: PathBuf = if verdict.changes.is_empty() {
         caller.clone()
     } else {

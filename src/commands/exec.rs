@@ -126,7 +126,7 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
         Some(path) => load_process(path)?,
         None => inline_process(&spec, args)?,
     };
-    let process = pipeline::prepare_exec(&ctx.policy, &spec, process)?;
+    let process = pipeline::prepare_exec(&ctx.policy, &spec, &args.id, process)?;
 
     // Hand the process to libcontainer as a file in the container's state dir.
     let dir = ctx.container_dir(&args.id)?;

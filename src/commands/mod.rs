@@ -10,6 +10,7 @@ use libcontainer::container::Container;
 use crate::policy::Policy;
 
 pub mod cgroup;
+pub mod check;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -18,6 +19,7 @@ pub mod features;
 pub mod kill;
 pub mod list;
 pub mod pause;
+pub mod policy;
 pub mod ps;
 pub mod run;
 pub mod spec;

@@ -1,16 +1,153 @@
-//! The hardening policy: `evaluate(&Policy, &Spec) -> Verdict`.
+//! The hardening policy: `evaluate(&Policy, &Input) -> Verdict`.
 //!
-//! `evaluate` is pure (no I/O, no clock, no globals): spec and policy in, verdict out. Every
-//! command that starts a process goes through it (see `crate::pipeline`). The rules that fill
-//! the verdict live in `rules/`, one file per rule.
+//! `evaluate` is pure (no I/O, no clock, no globals): policy and spec in, verdict out. Every
+//! command that starts a process goes through it (see `crate::pipeline`); `hardened check`
+//! shows exactly what `create` would do. The rules live in `rules/`, one file per rule.
 
-use oci_spec::runtime::Spec;
-use serde::Serialize;
+pub mod load;
+pub mod rules;
 
-/// The operator's policy. Loaded from TOML by the policy engine; the default is what runs with
-/// no policy file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Policy {}
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use oci_spec::runtime::{Process, Spec};
+use serde::{Deserialize, Serialize};
+
+pub use load::{load, load_file, LoadError, DEFAULT_POLICY_PATH};
+
+/// The annotation that selects a profile of the operator's policy.
+pub const PROFILE_ANNOTATION: &str = "io.hardened.profile";
+
+/// How the policy is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Harden, and refuse what the policy does not allow.
+    #[default]
+    Enforce,
+    /// Harden what can be hardened, run what enforce would refuse, and log it.
+    Audit,
+    /// No hardening at all (conformance testing, debugging); loudly logged.
+    Permissive,
+}
+
+/// What to do with environment variables whose names look like secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretAction {
+    Ignore,
+    #[default]
+    Warn,
+    Refuse,
+}
+
+/// The rule settings: the `[defaults]` table of the policy file, and what a profile overrides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rules {
+    /// Run privileged configs (every capability, `--privileged`) as asked, unhardened.
+    pub allow_privileged: bool,
+    /// Capabilities a container keeps when its config asks for them (e.g. "NET_BIND_SERVICE").
+    pub allow_capabilities: Vec<String>,
+    /// Host namespaces a container may share: "pid", "network", "ipc", "uts", "mount".
+    pub allow_host_namespaces: Vec<String>,
+    /// Sensitive host paths that may be bind-mounted (the path and everything below it).
+    pub allow_mounts: Vec<PathBuf>,
+    /// Host devices a container may be given (e.g. "/dev/fuse").
+    pub allow_devices: Vec<PathBuf>,
+    /// Run a container without a seccomp filter when its config explicitly has none.
+    pub allow_unconfined_seccomp: bool,
+    /// Run a container whose AppArmor/SELinux profile is unconfined.
+    pub allow_unconfined_lsm: bool,
+    /// Run a container without masked and read-only kernel paths (`systempaths=unconfined`).
+    pub allow_unconfined_systempaths: bool,
+    /// Force `no_new_privs` on every process.
+    pub no_new_privileges: bool,
+    /// Force a read-only root filesystem.
+    pub readonly_rootfs: bool,
+    /// Writable tmpfs mounts added to a read-only root (`nosuid,nodev,noexec`).
+    pub scratch_mounts: Vec<PathBuf>,
+    /// Size of each scratch tmpfs (tmpfs `size=` syntax).
+    pub scratch_size: String,
+    /// pids limit set when the config has none.
+    pub pids_limit: i64,
+    /// Highest pids limit a config may ask for; higher (or unlimited) is lowered to it.
+    pub pids_max: i64,
+    /// Environment variables whose names look like secrets: "warn", "refuse" or "ignore".
+    pub secrets_in_env: SecretAction,
+    /// Glob patterns (`*` only, case-insensitive) of secret-looking variable names.
+    pub secret_patterns: Vec<String>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            allow_privileged: false,
+            allow_capabilities: Vec::new(),
+            allow_host_namespaces: Vec::new(),
+            allow_mounts: Vec::new(),
+            allow_devices: Vec::new(),
+            allow_unconfined_seccomp: false,
+            allow_unconfined_lsm: false,
+            allow_unconfined_systempaths: false,
+            no_new_privileges: true,
+            readonly_rootfs: true,
+            scratch_mounts: vec![PathBuf::from("/tmp"), PathBuf::from("/run")],
+            scratch_size: "64m".into(),
+            pids_limit: 1024,
+            pids_max: 4096,
+            secrets_in_env: SecretAction::Warn,
+            secret_patterns: [
+                "*PASSWORD*",
+                "*PASSWD*",
+                "*SECRET*",
+                "*TOKEN*",
+                "*_KEY",
+                "*API_KEY*",
+                "*PRIVATE_KEY*",
+                "*CREDENTIAL*",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// The operator's policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    pub mode: Mode,
+    /// Where every decision is logged, one JSON line each.
+    pub audit_log: PathBuf,
+    /// The file this policy came from (`None`: built-in defaults).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+    pub defaults: Rules,
+    /// Named profiles, each the defaults with the keys the operator wrote replaced.
+    pub profiles: BTreeMap<String, Rules>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            mode: Mode::Enforce,
+            audit_log: PathBuf::from("/var/log/hardened/audit.log"),
+            source: None,
+            defaults: Rules::default(),
+            profiles: BTreeMap::new(),
+        }
+    }
+}
+
+impl Policy {
+    /// The policy file as it should be named in messages.
+    pub fn file_name(&self) -> String {
+        match &self.source {
+            Some(p) => p.display().to_string(),
+            None => format!("{DEFAULT_POLICY_PATH} (not present: built-in defaults)"),
+        }
+    }
+}
 
 /// One change the policy made to the caller's spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,24 +161,205 @@ pub struct Change {
 pub struct Refusal {
     pub rule: &'static str,
     pub what: String,
-    /// The policy key that would allow it.
-    pub allow_key: String,
+    /// The policy key (and value) that would allow it.
+    pub allow: String,
+}
+
+/// Something worth the operator's attention that does not stop the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub rule: &'static str,
+    pub what: String,
+}
+
+/// Facts about the host the rules need, gathered by the caller of `evaluate` (which does I/O so
+/// that `evaluate` does not).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    /// Namespace paths in the spec that resolve to the host's own namespaces.
+    pub host_namespace_paths: BTreeSet<PathBuf>,
+    /// Bind-mount sources of the spec resolved through symlinks (source -> resolved path), so
+    /// that a symlink cannot hide a sensitive path.
+    pub canonical_sources: BTreeMap<PathBuf, PathBuf>,
+}
+
+/// What `evaluate` looks at.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    pub spec: &'a Spec,
+    pub container_id: &'a str,
+    pub host: HostFacts,
 }
 
 /// What the policy decided for one spec.
 #[derive(Debug, Clone)]
 pub struct Verdict {
-    /// The spec to run (the caller's, hardened).
+    /// The spec to run: the caller's, hardened.
     pub spec: Spec,
+    pub mode: Mode,
+    /// The profile that applied (None: the defaults).
+    pub profile: Option<String>,
     pub changes: Vec<Change>,
     pub refusals: Vec<Refusal>,
+    pub warnings: Vec<Warning>,
 }
 
-/// Evaluate `spec` against `policy`.
-pub fn evaluate(_policy: &Policy, spec: &Spec) -> Verdict {
-    Verdict {
-        spec: spec.clone(),
-        changes: Vec::new(),
-        refusals: Vec::new(),
+impl Verdict {
+    /// Whether the container may run (refusals only stop it in enforce mode).
+    pub fn allowed(&self) -> bool {
+        self.refusals.is_empty() || self.mode != Mode::Enforce
     }
 }
+
+/// The outcome of the rules on one spec, collected by `rules::run`.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub changes: Vec<Change>,
+    pub refusals: Vec<Refusal>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Resolve the profile a spec asks for. `Err` is a refusal (unknown profile).
+fn select_profile<'p>(
+    policy: &'p Policy,
+    spec: &Spec,
+) -> Result<(Option<String>, &'p Rules), Refusal> {
+    let wanted = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(PROFILE_ANNOTATION))
+        .filter(|n| !n.is_empty());
+    match wanted {
+        None => Ok((None, &policy.defaults)),
+        Some(name) => match policy.profiles.get(name) {
+            Some(rules) => Ok((Some(name.clone()), rules)),
+            None => Err(Refusal {
+                rule: "profile",
+                what: format!(
+                    "the annotation {PROFILE_ANNOTATION}={name} names a profile that the policy does not define{}",
+                    if policy.profiles.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (defined: {})",
+                            policy.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    }
+                ),
+                allow: format!("a [profiles.{name}] table in {}", policy.file_name()),
+            }),
+        },
+    }
+}
+
+/// Evaluate a container spec against the policy.
+pub fn evaluate(policy: &Policy, input: &Input) -> Verdict {
+    let mut spec = input.spec.clone();
+    if policy.mode == Mode::Permissive {
+        return Verdict {
+            spec,
+            mode: Mode::Permissive,
+            profile: None,
+            changes: Vec::new(),
+            refusals: Vec::new(),
+            warnings: vec![Warning {
+                rule: "mode",
+                what: "permissive mode: no hardening at all, nothing refused".into(),
+            }],
+        };
+    }
+    let (profile, rules) = match select_profile(policy, input.spec) {
+        Ok(p) => p,
+        Err(refusal) => {
+            return Verdict {
+                spec,
+                mode: policy.mode,
+                profile: None,
+                changes: Vec::new(),
+                refusals: vec![refusal],
+                warnings: Vec::new(),
+            }
+        }
+    };
+    let ctx = rules::Ctx {
+        rules,
+        policy_file: policy.file_name(),
+        profile: profile.as_deref(),
+        container_id: input.container_id,
+        host: &input.host,
+    };
+    let findings = rules::run(&ctx, &mut spec);
+    Verdict {
+        spec,
+        mode: policy.mode,
+        profile,
+        changes: findings.changes,
+        refusals: findings.refusals,
+        warnings: findings.warnings,
+    }
+}
+
+/// What the policy decided for one `exec`.
+#[derive(Debug, Clone)]
+pub struct ExecVerdict {
+    pub process: Process,
+    pub mode: Mode,
+    pub profile: Option<String>,
+    pub changes: Vec<Change>,
+    pub refusals: Vec<Refusal>,
+    pub warnings: Vec<Warning>,
+}
+
+impl ExecVerdict {
+    pub fn allowed(&self) -> bool {
+        self.refusals.is_empty() || self.mode != Mode::Enforce
+    }
+}
+
+/// Evaluate a process to be `exec`'d in a container whose (already hardened) spec is
+/// `container`: it gets the same treatment, and may not ask for more than the container got.
+pub fn evaluate_exec(policy: &Policy, container: &Spec, process: &Process) -> ExecVerdict {
+    let mut process = process.clone();
+    if policy.mode == Mode::Permissive {
+        return ExecVerdict {
+            process,
+            mode: Mode::Permissive,
+            profile: None,
+            changes: Vec::new(),
+            refusals: Vec::new(),
+            warnings: Vec::new(),
+        };
+    }
+    let (profile, rules) = match select_profile(policy, container) {
+        Ok(p) => p,
+        Err(refusal) => {
+            return ExecVerdict {
+                process,
+                mode: policy.mode,
+                profile: None,
+                changes: Vec::new(),
+                refusals: vec![refusal],
+                warnings: Vec::new(),
+            }
+        }
+    };
+    let ctx = rules::Ctx {
+        rules,
+        policy_file: policy.file_name(),
+        profile: profile.as_deref(),
+        container_id: "",
+        host: &HostFacts::default(),
+    };
+    let findings = rules::run_exec(&ctx, container, &mut process);
+    ExecVerdict {
+        process,
+        mode: policy.mode,
+        profile,
+        changes: findings.changes,
+        refusals: findings.refusals,
+        warnings: findings.warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,234 @@
+//! Loading the operator's policy file (TOML).
+//!
+//! A missing *default* file means the built-in defaults; a file given with `--policy` must
+//! exist. A malformed file or an unknown key is an error naming the file, line and key, never a
+//! silent fallback.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Mode, Policy, Rules};
+
+pub const DEFAULT_POLICY_PATH: &str = "/etc/hardened/policy.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read the policy file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid policy file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// First pass: every table typed, so that errors carry the line and key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Typed {
+    #[serde(default)]
+    mode: Mode,
+    audit_log: Option<PathBuf>,
+    #[serde(default)]
+    defaults: Rules,
+    #[serde(default)]
+    profiles: BTreeMap<String, Rules>,
+}
+
+/// Second pass: the tables as written, to let a profile inherit the operator's [defaults].
+#[derive(Deserialize)]
+struct File {
+    #[serde(default)]
+    mode: Mode,
+    audit_log: Option<PathBuf>,
+    #[serde(default)]
+    defaults: toml::Table,
+    #[serde(default)]
+    profiles: BTreeMap<String, toml::Table>,
+}
+
+fn invalid(path: &Path, message: impl Into<String>) -> LoadError {
+    LoadError::Invalid {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Parse policy text; `path` is only used in messages.
+pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
+    toml::from_str::<Typed>(text).map_err(|e| invalid(path, e.to_string().trim_end()))?;
+    let file: File = toml::from_str(text).map_err(|e| invalid(path, e.to_string().trim_end()))?;
+    // The defaults: built-in values with the keys of [defaults] replaced.
+    let defaults: Rules = Rules::deserialize(file.defaults.clone())
+        .map_err(|e| invalid(path, format!("in [defaults]: {}", e.to_string().trim_end())))?;
+    let mut profiles = BTreeMap::new();
+    for (name, table) in file.profiles {
+        if name.is_empty() {
+            return Err(invalid(path, "a profile needs a non-empty name"));
+        }
+        // A profile: the defaults (as the operator wrote them) with its own keys replaced.
+        let mut merged = file.defaults.clone();
+        for (k, v) in table {
+            merged.insert(k, v);
+        }
+        let rules = Rules::deserialize(merged).map_err(|e| {
+            invalid(
+                path,
+                format!("in [profiles.{name}]: {}", e.to_string().trim_end()),
+            )
+        })?;
+        profiles.insert(name, rules);
+    }
+    let policy = Policy {
+        mode: file.mode,
+        audit_log: file
+            .audit_log
+            .unwrap_or_else(|| Policy::default().audit_log),
+        source: Some(path.to_path_buf()),
+        defaults,
+        profiles,
+    };
+    validate(&policy, path)?;
+    Ok(policy)
+}
+
+fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
+    let all = std::iter::once(("[defaults]".to_string(), &p.defaults)).chain(
+        p.profiles
+            .iter()
+            .map(|(n, r)| (format!("[profiles.{n}]"), r)),
+    );
+    for (table, r) in all {
+        for cap in &r.allow_capabilities {
+            if super::rules::capabilities::parse_cap(cap).is_none() {
+                return Err(invalid(
+                    path,
+                    format!("in {table}: allow_capabilities: unknown capability {cap:?} (use names such as \"NET_BIND_SERVICE\")"),
+                ));
+            }
+        }
+        for ns in &r.allow_host_namespaces {
+            if !["pid", "network", "ipc", "uts", "mount"].contains(&ns.as_str()) {
+                return Err(invalid(
+                    path,
+                    format!("in {table}: allow_host_namespaces: unknown namespace {ns:?} (one of \"pid\", \"network\", \"ipc\", \"uts\", \"mount\")"),
+                ));
+            }
+        }
+        if r.pids_limit <= 0 || r.pids_max <= 0 || r.pids_limit > r.pids_max {
+            return Err(invalid(
+                path,
+                format!("in {table}: pids_limit ({}) and pids_max ({}) must be positive, with pids_limit <= pids_max", r.pids_limit, r.pids_max),
+            ));
+        }
+        for m in r
+            .scratch_mounts
+            .iter()
+            .chain(&r.allow_mounts)
+            .chain(&r.allow_devices)
+        {
+            if !m.is_absolute() {
+                return Err(invalid(
+                    path,
+                    format!("in {table}: {} is not an absolute path", m.display()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Load the file at `path`.
+pub fn load_file(path: &Path) -> Result<Policy, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Load the policy: `explicit` (from `--policy`) must exist; the default file may be absent.
+pub fn load(explicit: Option<&Path>) -> Result<Policy, LoadError> {
+    match explicit {
+        Some(p) => load_file(p),
+        None => {
+            let p = Path::new(DEFAULT_POLICY_PATH);
+            match std::fs::read_to_string(p) {
+                Ok(text) => parse(&text, p),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
+                Err(source) => Err(LoadError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Policy, LoadError> {
+        parse(text, Path::new("/etc/hardened/test.toml"))
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let pol = p("").unwrap();
+        assert_eq!(pol.defaults, Rules::default());
+        assert_eq!(pol.mode, Mode::Enforce);
+    }
+
+    #[test]
+    fn profiles_inherit_defaults_and_override() {
+        let pol = p(r#"
+mode = "audit"
+[defaults]
+pids_limit = 100
+[profiles.web]
+allow_capabilities = ["NET_BIND_SERVICE"]
+"#)
+        .unwrap();
+        assert_eq!(pol.mode, Mode::Audit);
+        let web = &pol.profiles["web"];
+        assert_eq!(web.pids_limit, 100);
+        assert_eq!(web.allow_capabilities, vec!["NET_BIND_SERVICE".to_string()]);
+        assert!(pol.defaults.allow_capabilities.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = p("mode = \"enforce\"\n[defaults]\nallow_caps = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/etc/hardened/test.toml"), "{err}");
+        assert!(err.contains("allow_caps"), "{err}");
+        let err = p("[defaults]\npids_limit = \"many\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        let err = p("[profiles.x]\nbogus = 1\n").unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("bogus"), "{err}");
+        let err = p("colour = 1\n").unwrap_err().to_string();
+        assert!(err.contains("colour") && err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(p("mode = \"lenient\"\n").is_err());
+        assert!(p("[defaults]\nallow_capabilities = [\"FLY\"]\n").is_err());
+        assert!(p("[defaults]\npids_limit = 10\npids_max = 5\n").is_err());
+        assert!(p("[defaults]\nallow_host_namespaces = [\"time\"]\n").is_err());
+        assert!(p("[defaults]\nscratch_mounts = [\"tmp\"]\n").is_err());
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err = load(Some(Path::new("/nonexistent/policy.toml"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/policy.toml"));
+    }
+}

@@ -1,0 +1,173 @@
+//! The rules, one file each. Each has a stable ID, a one-line title, and an `evaluate` that
+//! changes the spec (hardening) and/or reports refusals and warnings. A rule never removes what
+//! it refuses: in audit mode the container runs with it, in enforce mode it does not run.
+
+pub mod capabilities;
+pub mod devices;
+pub mod host_namespaces;
+pub mod kernel_paths;
+pub mod lsm;
+pub mod no_new_privileges;
+pub mod pids_limit;
+pub mod privileged;
+pub mod readonly_rootfs;
+pub mod seccomp;
+pub mod secrets_env;
+pub mod sensitive_mounts;
+
+use oci_spec::runtime::{Process, Spec};
+
+use super::{Change, Findings, HostFacts, Refusal, Rules, Warning};
+
+/// What a rule sees besides the spec.
+pub struct Ctx<'a> {
+    pub rules: &'a Rules,
+    /// The policy file, for messages.
+    pub policy_file: String,
+    /// The selected profile (None: the defaults).
+    pub profile: Option<&'a str>,
+    pub container_id: &'a str,
+    pub host: &'a HostFacts,
+}
+
+impl Ctx<'_> {
+    /// How to name the key `key = value` that would allow something.
+    pub fn allow(&self, setting: &str) -> String {
+        let table = match self.profile {
+            Some(p) => format!("[profiles.{p}]"),
+            None => "[defaults] (or in a profile selected with the annotation io.hardened.profile)"
+                .to_string(),
+        };
+        format!("{setting} in {table} of {}", self.policy_file)
+    }
+}
+
+/// Collects one rule's findings under its ID.
+pub struct Out<'a> {
+    rule: &'static str,
+    findings: &'a mut Findings,
+}
+
+impl Out<'_> {
+    pub fn change(&mut self, what: impl Into<String>) {
+        self.findings.changes.push(Change {
+            rule: self.rule,
+            what: what.into(),
+        });
+    }
+
+    pub fn refuse(&mut self, what: impl Into<String>, allow: impl Into<String>) {
+        self.findings.refusals.push(Refusal {
+            rule: self.rule,
+            what: what.into(),
+            allow: allow.into(),
+        });
+    }
+
+    pub fn warn(&mut self, what: impl Into<String>) {
+        self.findings.warnings.push(Warning {
+            rule: self.rule,
+            what: what.into(),
+        });
+    }
+}
+
+/// A container rule.
+pub struct Rule {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub evaluate: fn(&Ctx, &mut Spec, &mut Out),
+}
+
+/// Every container rule, in the order they run.
+pub const RULES: &[Rule] = &[
+    privileged::RULE,
+    capabilities::RULE,
+    no_new_privileges::RULE,
+    host_namespaces::RULE,
+    sensitive_mounts::RULE,
+    devices::RULE,
+    readonly_rootfs::RULE,
+    pids_limit::RULE,
+    seccomp::RULE,
+    kernel_paths::RULE,
+    lsm::RULE,
+    secrets_env::RULE,
+];
+
+/// Run every rule on `spec`.
+pub fn run(ctx: &Ctx, spec: &mut Spec) -> Findings {
+    let mut findings = Findings::default();
+    if privileged::is_privileged(spec) && ctx.rules.allow_privileged {
+        findings.warnings.push(Warning {
+            rule: privileged::ID,
+            what: "privileged container allowed by policy (allow_privileged): it runs as asked, without hardening".into(),
+        });
+        return findings;
+    }
+    if privileged::is_privileged(spec) {
+        // A privileged config switches every wall off; it is refused as one thing (the other
+        // rules would list every capability and host device), and in audit mode it runs as
+        // asked: it cannot be partly hardened.
+        let mut out = Out {
+            rule: privileged::ID,
+            findings: &mut findings,
+        };
+        (privileged::RULE.evaluate)(ctx, spec, &mut out);
+        return findings;
+    }
+    for rule in RULES {
+        let mut out = Out {
+            rule: rule.id,
+            findings: &mut findings,
+        };
+        (rule.evaluate)(ctx, spec, &mut out);
+    }
+    findings
+}
+
+/// Run the rules that apply to an `exec`'d process of a container whose spec is `container`.
+pub fn run_exec(ctx: &Ctx, container: &Spec, process: &mut Process) -> Findings {
+    let mut findings = Findings::default();
+    let mut out = Out {
+        rule: capabilities::ID,
+        findings: &mut findings,
+    };
+    capabilities::evaluate_exec(ctx, container, process, &mut out);
+    let mut out = Out {
+        rule: no_new_privileges::ID,
+        findings: &mut findings,
+    };
+    no_new_privileges::evaluate_process(ctx, process, &mut out);
+    let mut out = Out {
+        rule: lsm::ID,
+        findings: &mut findings,
+    };
+    lsm::evaluate_process(ctx, process, &mut out);
+    let mut out = Out {
+        rule: secrets_env::ID,
+        findings: &mut findings,
+    };
+    secrets_env::evaluate_process(ctx, process, &mut out);
+    findings
+}
+
+/// Whether the spec was made by dockerd: Docker always adds its `libnetwork-setkey` prestart
+/// hook. Docker also always sends its default seccomp profile and masked paths unless the user
+/// opted out (`--security-opt seccomp=unconfined`, `systempaths=unconfined`, `--privileged`),
+/// so for Docker an absent one is an explicit opt-out.
+pub fn made_by_docker(spec: &Spec) -> bool {
+    let Some(hooks) = spec.hooks() else {
+        return false;
+    };
+    [hooks.prestart(), hooks.create_runtime()]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|h| {
+            h.args()
+                .as_ref()
+                .and_then(|a| a.first())
+                .is_some_and(|a| a == "libnetwork-setkey")
+        })
+}

@@ -1,0 +1,216 @@
+//! `sensitive-mounts`: bind mounts of sensitive host paths are refused: the host's root and
+//! kernel interfaces, its configuration, the container engines' sockets and state, and this
+//! runtime's own; also anything *above* them (which would expose them: `/var` exposes
+//! `/var/lib/docker`) or *below* them. The engines' per-container files (`/etc/hosts`,
+//! `/etc/resolv.conf`, `/etc/hostname`, `/dev/shm` of a pod, Docker named volumes) live in
+//! their state directories and stay allowed: a path below engine state that names this
+//! container or its pod sandbox, or a Docker volume's `_data`.
+
+use std::path::{Component, Path, PathBuf};
+
+use oci_spec::runtime::{Mount, Spec};
+
+use super::{Ctx, Out, Rule};
+
+pub const ID: &str = "sensitive-mounts";
+pub const RULE: Rule = Rule {
+    id: ID,
+    title: "no bind mounts of sensitive host paths",
+    evaluate,
+};
+
+/// Sensitive host paths. For each: the path itself, its ancestors and its descendants are
+/// refused (for `/`, only `/` itself).
+pub const SENSITIVE: &[&str] = &[
+    "/",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/etc",
+    "/boot",
+    "/root",
+    "/lib/modules",
+    "/usr/lib/modules",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/lib/docker",
+    "/run/docker",
+    "/var/run/docker",
+    "/run/containerd",
+    "/var/run/containerd",
+    "/var/lib/containerd",
+    "/run/crio",
+    "/var/run/crio",
+    "/var/lib/containers",
+    "/run/podman",
+    "/var/lib/kubelet/pki",
+    "/run/hardened",
+    "/var/run/hardened",
+    "/var/log/hardened",
+];
+
+/// Engine state directories whose per-container entries are the engine's own mounts.
+const ENGINE_STATE: &[&str] = &[
+    "/var/lib/docker",
+    "/run/docker",
+    "/var/run/docker",
+    "/run/containerd",
+    "/var/run/containerd",
+    "/var/lib/containerd",
+    "/run/crio",
+    "/var/run/crio",
+    "/var/lib/containers",
+];
+
+/// Lexical normalisation (`.` and `..` removed).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+pub fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind")
+        || m.options()
+            .iter()
+            .flatten()
+            .any(|o| o == "bind" || o == "rbind")
+}
+
+/// Why `source` is sensitive (the sensitive path it exposes), or None.
+fn exposes(source: &Path, own_ids: &[&str]) -> Option<&'static str> {
+    for s in SENSITIVE {
+        let s_path = Path::new(s);
+        if source == s_path {
+            return Some(s);
+        }
+        if s_path.starts_with(source) {
+            // An ancestor of a sensitive path exposes it.
+            return Some(s);
+        }
+        if *s != "/" && source.starts_with(s_path) {
+            if ENGINE_STATE.contains(s) && engine_own(source, s_path, own_ids) {
+                continue;
+            }
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// A path below engine state that belongs to this container: it names the container or its
+/// sandbox, or it is a Docker named volume's data.
+fn engine_own(source: &Path, state: &Path, own_ids: &[&str]) -> bool {
+    let Ok(rel) = source.strip_prefix(state) else {
+        return false;
+    };
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts
+        .iter()
+        .any(|p| own_ids.iter().any(|id| !id.is_empty() && p == id))
+    {
+        return true;
+    }
+    parts.len() >= 3 && parts[0] == "volumes" && parts[2] == "_data"
+}
+
+fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
+    let sandbox = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get("io.kubernetes.cri.sandbox-id").cloned())
+        .unwrap_or_default();
+    let own_ids = [ctx.container_id, sandbox.as_str()];
+    for m in spec.mounts().iter().flatten() {
+        if !is_bind(m) {
+            continue;
+        }
+        let Some(source) = m.source() else { continue };
+        let lexical = normalize(source);
+        let resolved = ctx.host.canonical_sources.get(source).cloned();
+        let candidates = std::iter::once(lexical.clone()).chain(resolved);
+        for path in candidates {
+            let allowed = ctx
+                .rules
+                .allow_mounts
+                .iter()
+                .any(|a| path.starts_with(normalize(a)));
+            if allowed {
+                continue;
+            }
+            if let Some(hit) = exposes(&path, &own_ids) {
+                let via = if path != lexical {
+                    format!(" (it resolves to {})", path.display())
+                } else {
+                    String::new()
+                };
+                let what = if Path::new(hit) == path {
+                    format!(
+                        "a bind mount of the host's {} at {}{via}",
+                        source.display(),
+                        m.destination().display()
+                    )
+                } else {
+                    format!(
+                        "a bind mount of the host's {} at {}{via}, which exposes {hit}",
+                        source.display(),
+                        m.destination().display()
+                    )
+                };
+                out.refuse(
+                    what,
+                    ctx.allow(&format!("allow_mounts = [\"{}\"]", path.display())),
+                );
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposure() {
+        let ids = ["abc123", ""];
+        assert_eq!(exposes(Path::new("/"), &ids), Some("/"));
+        assert!(exposes(Path::new("/var"), &ids).is_some());
+        assert!(exposes(Path::new("/run"), &ids).is_some());
+        assert!(exposes(Path::new("/usr"), &ids).is_some());
+        assert_eq!(exposes(Path::new("/etc/shadow"), &ids), Some("/etc"));
+        assert_eq!(
+            exposes(Path::new("/var/run/docker.sock"), &ids),
+            Some("/var/run/docker.sock")
+        );
+        assert_eq!(exposes(Path::new("/tmp/data"), &ids), None);
+        assert_eq!(exposes(Path::new("/home/app"), &ids), None);
+        assert_eq!(
+            exposes(Path::new("/var/lib/docker/containers/abc123/hosts"), &ids),
+            None
+        );
+        assert_eq!(
+            exposes(Path::new("/var/lib/docker/containers/other/hosts"), &ids),
+            Some("/var/lib/docker")
+        );
+        assert_eq!(
+            exposes(Path::new("/var/lib/docker/volumes/data/_data"), &ids),
+            None
+        );
+        assert_eq!(
+            exposes(Path::new("/var/lib/docker/volumes"), &ids),
+            Some("/var/lib/docker")
+        );
+    }
+}

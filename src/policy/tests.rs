@@ -1,0 +1,472 @@
+//! Unit and property tests of `policy::evaluate` on configs captured from Docker 20.10
+//! (`testdata/docker-*.json`: what dockerd sends for `docker run` with the flag in the name;
+//! the seccomp rule lists are trimmed).
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Capability, LinuxNamespaceType, Process, Spec};
+use proptest::prelude::*;
+
+use super::rules::capabilities::{name, requested};
+use super::*;
+
+fn fixture(name: &str) -> Spec {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/policy/testdata")
+        .join(format!("docker-{name}.json"));
+    Spec::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn eval_with(policy: &Policy, spec: &Spec) -> Verdict {
+    evaluate(
+        policy,
+        &Input {
+            spec,
+            container_id: "71430d4d7bd0",
+            host: HostFacts::default(),
+        },
+    )
+}
+
+fn eval(spec: &Spec) -> Verdict {
+    eval_with(&Policy::default(), spec)
+}
+
+fn refused_rules(v: &Verdict) -> BTreeSet<&'static str> {
+    v.refusals.iter().map(|r| r.rule).collect()
+}
+
+fn caps_of(spec: &Spec) -> HashSet<Capability> {
+    requested(spec.process().as_ref())
+}
+
+#[test]
+fn docker_default_runs_hardened() {
+    let v = eval(&fixture("default"));
+    assert!(v.refusals.is_empty(), "{:?}", v.refusals);
+    let s = &v.spec;
+    let caps = s
+        .process()
+        .as_ref()
+        .unwrap()
+        .capabilities()
+        .clone()
+        .unwrap();
+    for set in [
+        caps.bounding(),
+        caps.effective(),
+        caps.inheritable(),
+        caps.permitted(),
+        caps.ambient(),
+    ] {
+        assert!(set.as_ref().is_none_or(|s| s.is_empty()), "{set:?}");
+    }
+    assert_eq!(
+        s.process().as_ref().unwrap().no_new_privileges(),
+        Some(true)
+    );
+    assert_eq!(s.root().as_ref().unwrap().readonly(), Some(true));
+    let dests: Vec<PathBuf> = s
+        .mounts()
+        .iter()
+        .flatten()
+        .map(|m| m.destination().clone())
+        .collect();
+    assert!(dests.contains(&PathBuf::from("/tmp")) && dests.contains(&PathBuf::from("/run")));
+    let linux = s.linux().as_ref().unwrap();
+    assert_eq!(
+        linux
+            .resources()
+            .as_ref()
+            .unwrap()
+            .pids()
+            .as_ref()
+            .unwrap()
+            .limit(),
+        1024
+    );
+    assert!(linux.seccomp().is_some());
+    let masked = linux.masked_paths().clone().unwrap();
+    assert!(masked.iter().any(|p| p == "/proc/kcore"));
+    let ro = linux.readonly_paths().clone().unwrap();
+    assert!(ro.iter().any(|p| p == "/proc/sys"));
+    // Docker's own mounts stay.
+    for d in [
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/etc/hostname",
+        "/dev/shm",
+        "/dev/mqueue",
+    ] {
+        assert!(dests.contains(&PathBuf::from(d)), "{d} missing");
+    }
+}
+
+#[test]
+fn each_docker_flag_is_refused_by_its_rule() {
+    let cases: &[(&str, &[&str])] = &[
+        ("privileged", &["privileged"]),
+        ("cap-all", &["privileged"]),
+        ("cap-sys-admin", &["capabilities"]),
+        ("pid-host", &["host-namespaces"]),
+        ("uts-host", &["host-namespaces"]),
+        ("ipc-host", &["host-namespaces", "sensitive-mounts"]),
+        ("vol-root", &["sensitive-mounts"]),
+        ("vol-sock", &["sensitive-mounts"]),
+        ("vol-etc", &["sensitive-mounts"]),
+        ("device-vda", &["devices"]),
+        ("seccomp-unconfined", &["seccomp"]),
+        ("systempaths", &["kernel-paths"]),
+    ];
+    for (name, rules) in cases {
+        let v = eval(&fixture(name));
+        let want: BTreeSet<&str> = rules.iter().copied().collect();
+        assert_eq!(refused_rules(&v), want, "{name}: {:?}", v.refusals);
+        assert!(!v.allowed(), "{name}");
+        for r in &v.refusals {
+            assert!(
+                r.allow.contains("policy.toml"),
+                "{name}: the message names the policy file: {}",
+                r.allow
+            );
+        }
+    }
+}
+
+#[test]
+fn engine_defaults_that_pass() {
+    for name in [
+        "default",
+        "cap-net-bind",
+        "named-volume",
+        "nnp",
+        "readonly",
+        "secrets",
+        "tmpfs-tmp",
+    ] {
+        let v = eval(&fixture(name));
+        assert!(v.refusals.is_empty(), "{name}: {:?}", v.refusals);
+    }
+}
+
+#[test]
+fn host_network_namespace_by_path_is_refused() {
+    let spec = fixture("net-host");
+    let path = PathBuf::from("/tmp/hd/exec/netns/default");
+    let mut host = HostFacts::default();
+    host.host_namespace_paths.insert(path);
+    let v = evaluate(
+        &Policy::default(),
+        &Input {
+            spec: &spec,
+            container_id: "x",
+            host,
+        },
+    );
+    assert_eq!(refused_rules(&v), BTreeSet::from(["host-namespaces"]));
+    assert!(v.refusals[0].what.contains("network"));
+}
+
+#[test]
+fn refusal_names_the_key_that_allows_it() {
+    let v = eval(&fixture("cap-sys-admin"));
+    assert!(v.refusals[0].what.contains("CAP_SYS_ADMIN"));
+    assert!(v.refusals[0]
+        .allow
+        .contains("allow_capabilities = [\"SYS_ADMIN\"]"));
+    let pol = load::parse(
+        "[profiles.admin]\nallow_capabilities = [\"SYS_ADMIN\"]\n",
+        Path::new("/etc/hardened/p.toml"),
+    )
+    .unwrap();
+    // The same config with the profile annotation runs, keeping SYS_ADMIN only.
+    let mut spec = fixture("cap-sys-admin");
+    spec.set_annotations(Some(
+        [(PROFILE_ANNOTATION.to_string(), "admin".to_string())].into(),
+    ));
+    let v = eval_with(&pol, &spec);
+    assert!(v.refusals.is_empty(), "{:?}", v.refusals);
+    assert_eq!(v.profile.as_deref(), Some("admin"));
+    assert_eq!(caps_of(&v.spec), HashSet::from([Capability::SysAdmin]));
+}
+
+#[test]
+fn allowed_capability_is_kept_only_when_asked_for() {
+    let pol = load::parse(
+        "[defaults]\nallow_capabilities = [\"NET_BIND_SERVICE\", \"SYS_TIME\"]\n",
+        Path::new("/p.toml"),
+    )
+    .unwrap();
+    let v = eval_with(&pol, &fixture("cap-net-bind"));
+    assert_eq!(
+        caps_of(&v.spec),
+        HashSet::from([Capability::NetBindService])
+    );
+    let v = eval_with(&pol, &fixture("default"));
+    assert_eq!(
+        caps_of(&v.spec),
+        HashSet::from([Capability::NetBindService])
+    );
+}
+
+#[test]
+fn unknown_profile_is_refused() {
+    let mut spec = fixture("default");
+    spec.set_annotations(Some(
+        [(PROFILE_ANNOTATION.to_string(), "nope".to_string())].into(),
+    ));
+    let v = eval(&spec);
+    assert_eq!(refused_rules(&v), BTreeSet::from(["profile"]));
+}
+
+#[test]
+fn audit_mode_hardens_but_runs_what_enforce_refuses() {
+    let pol = Policy {
+        mode: Mode::Audit,
+        ..Policy::default()
+    };
+    let v = eval_with(&pol, &fixture("cap-sys-admin"));
+    assert!(v.allowed());
+    assert_eq!(refused_rules(&v), BTreeSet::from(["capabilities"]));
+    // SYS_ADMIN is kept (it runs as asked), the rest is still dropped and hardened.
+    assert_eq!(caps_of(&v.spec), HashSet::from([Capability::SysAdmin]));
+    assert_eq!(v.spec.root().as_ref().unwrap().readonly(), Some(true));
+}
+
+#[test]
+fn permissive_mode_changes_nothing() {
+    let pol = Policy {
+        mode: Mode::Permissive,
+        ..Policy::default()
+    };
+    let spec = fixture("privileged");
+    let v = eval_with(&pol, &spec);
+    assert!(v.allowed() && v.changes.is_empty() && v.refusals.is_empty());
+    assert_eq!(v.spec, spec);
+}
+
+#[test]
+fn secrets_warn_by_default_and_refuse_when_asked() {
+    let v = eval(&fixture("secrets"));
+    assert!(v.refusals.is_empty());
+    assert_eq!(v.warnings.len(), 1);
+    let w = &v.warnings[0].what;
+    assert!(w.contains("DB_PASSWORD") && w.contains("API_TOKEN"), "{w}");
+    assert!(!w.contains("=x"), "values are never shown: {w}");
+    let pol = load::parse(
+        "[defaults]\nsecrets_in_env = \"refuse\"\n",
+        Path::new("/p.toml"),
+    )
+    .unwrap();
+    let v = eval_with(&pol, &fixture("secrets"));
+    assert_eq!(refused_rules(&v), BTreeSet::from(["secrets-env"]));
+}
+
+#[test]
+fn pids_limit_is_set_and_lowered() {
+    let mut spec = fixture("default");
+    let mut linux = spec.linux().clone().unwrap();
+    let mut res = linux.resources().clone().unwrap_or_default();
+    let mut pids = oci_spec::runtime::LinuxPids::default();
+    pids.set_limit(100_000);
+    res.set_pids(Some(pids));
+    linux.set_resources(Some(res));
+    spec.set_linux(Some(linux));
+    let v = eval(&spec);
+    let limit = |s: &Spec| {
+        s.linux()
+            .as_ref()
+            .unwrap()
+            .resources()
+            .as_ref()
+            .unwrap()
+            .pids()
+            .as_ref()
+            .unwrap()
+            .limit()
+    };
+    assert_eq!(limit(&v.spec), 4096);
+    let mut spec2 = v.spec.clone();
+    let mut linux = spec2.linux().clone().unwrap();
+    let mut res = linux.resources().clone().unwrap();
+    let mut pids = oci_spec::runtime::LinuxPids::default();
+    pids.set_limit(50);
+    res.set_pids(Some(pids));
+    linux.set_resources(Some(res));
+    spec2.set_linux(Some(linux));
+    assert_eq!(limit(&eval(&spec2).spec), 50, "a lower limit is kept");
+}
+
+fn docker_exec_process(caps: &[&str]) -> Process {
+    let json = serde_json::json!({
+        "user": {"uid": 0, "gid": 0},
+        "args": ["sh"],
+        "cwd": "/",
+        "env": ["PATH=/bin"],
+        "capabilities": {
+            "bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps
+        }
+    });
+    serde_json::from_value(json).unwrap()
+}
+
+#[test]
+fn exec_gets_the_containers_treatment() {
+    let container = eval(&fixture("default")).spec;
+    // docker exec sends the container's configured (engine default) capabilities.
+    let defaults: Vec<String> = rules::capabilities::ENGINE_DEFAULTS
+        .iter()
+        .map(name)
+        .collect();
+    let d: Vec<&str> = defaults.iter().map(String::as_str).collect();
+    let v = evaluate_exec(&Policy::default(), &container, &docker_exec_process(&d));
+    assert!(v.refusals.is_empty(), "{:?}", v.refusals);
+    assert!(requested(Some(&v.process)).is_empty());
+    assert_eq!(v.process.no_new_privileges(), Some(true));
+}
+
+#[test]
+fn exec_asking_for_more_is_refused() {
+    let container = eval(&fixture("default")).spec;
+    let all: Vec<String> = rules::capabilities::all_known().iter().map(name).collect();
+    let a: Vec<&str> = all.iter().map(String::as_str).collect();
+    let v = evaluate_exec(&Policy::default(), &container, &docker_exec_process(&a));
+    assert!(!v.allowed());
+    assert!(v.refusals.iter().any(|r| r.rule == "capabilities"));
+    // An allowed capability the container does not have is refused for exec too.
+    let pol = load::parse(
+        "[defaults]\nallow_capabilities = [\"NET_ADMIN\"]\n",
+        Path::new("/p.toml"),
+    )
+    .unwrap();
+    let v = evaluate_exec(&pol, &container, &docker_exec_process(&["CAP_NET_ADMIN"]));
+    assert!(
+        v.refusals
+            .iter()
+            .any(|r| r.what.contains("its container does not have")),
+        "{:?}",
+        v.refusals
+    );
+}
+
+#[test]
+fn hardened_spec_evaluates_to_itself() {
+    for name in [
+        "default",
+        "cap-net-bind",
+        "named-volume",
+        "readonly",
+        "tmpfs-tmp",
+        "nnp",
+        "secrets",
+    ] {
+        let once = eval(&fixture(name));
+        let twice = eval(&once.spec);
+        assert!(twice.changes.is_empty(), "{name}: {:?}", twice.changes);
+        assert_eq!(twice.spec, once.spec, "{name}");
+    }
+}
+
+#[test]
+fn namespaces_joined_by_path_are_not_the_hosts() {
+    // A Kubernetes app container joins its pod sandbox's namespaces by path.
+    let mut spec = fixture("default");
+    let mut linux = spec.linux().clone().unwrap();
+    let ns: Vec<_> = linux
+        .namespaces()
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|mut n| {
+            if n.typ() == LinuxNamespaceType::Network {
+                n.set_path(Some(PathBuf::from("/proc/4242/ns/net")));
+            }
+            n
+        })
+        .collect();
+    linux.set_namespaces(Some(ns));
+    spec.set_linux(Some(linux));
+    assert!(eval(&spec).refusals.is_empty());
+}
+
+// ---- properties ----
+
+fn cap_pool() -> Vec<Capability> {
+    rules::capabilities::all_known()
+}
+
+prop_compose! {
+    fn arb_spec()(
+        caps in proptest::collection::vec(0usize..41, 0..12),
+        readonly in proptest::option::of(any::<bool>()),
+        nnp in proptest::option::of(any::<bool>()),
+        pids in proptest::option::of(-1i64..10_000),
+        drop_ns in proptest::collection::vec(0usize..5, 0..3),
+        with_seccomp in any::<bool>(),
+        mounts in proptest::collection::vec(0usize..6, 0..3),
+    ) -> Spec {
+        let mut spec = fixture("default");
+        let pool = cap_pool();
+        let chosen: HashSet<Capability> = caps.iter().filter_map(|i| pool.get(*i % pool.len()).copied()).collect();
+        let mut p = spec.process().clone().unwrap();
+        let mut c = p.capabilities().clone().unwrap();
+        c.set_bounding(Some(chosen.clone())).set_effective(Some(chosen.clone())).set_permitted(Some(chosen.clone())).set_inheritable(Some(chosen.clone())).set_ambient(Some(HashSet::new()));
+        p.set_capabilities(Some(c));
+        p.set_no_new_privileges(nnp);
+        spec.set_process(Some(p));
+        let mut root = spec.root().clone().unwrap();
+        root.set_readonly(readonly);
+        spec.set_root(Some(root));
+        let mut linux = spec.linux().clone().unwrap();
+        let mut res = linux.resources().clone().unwrap_or_default();
+        res.set_pids(pids.map(|l| { let mut x = oci_spec::runtime::LinuxPids::default(); x.set_limit(l); x }));
+        linux.set_resources(Some(res));
+        let types = [LinuxNamespaceType::Pid, LinuxNamespaceType::Network, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts, LinuxNamespaceType::Mount];
+        let ns: Vec<_> = linux.namespaces().clone().unwrap().into_iter().filter(|n| !drop_ns.iter().any(|d| types[*d] == n.typ())).collect();
+        linux.set_namespaces(Some(ns));
+        if !with_seccomp { linux.set_seccomp(None); }
+        spec.set_linux(Some(linux));
+        let sources = ["/", "/tmp/data", "/etc", "/var", "/home/x", "/var/run/docker.sock"];
+        let mut ms = spec.mounts().clone().unwrap();
+        for m in mounts {
+            ms.push(oci_spec::runtime::MountBuilder::default().destination(format!("/m{m}")).typ("bind").source(sources[m]).options(vec!["rbind".to_string()]).build().unwrap());
+        }
+        spec.set_mounts(Some(ms));
+        spec
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The verdict is never weaker than the input, on any axis, and a hardened spec evaluates
+    /// to itself.
+    #[test]
+    fn verdict_never_weaker_and_idempotent(spec in arb_spec()) {
+        let v = eval(&spec);
+        let out = &v.spec;
+        // capabilities: a subset of what was asked
+        prop_assert!(caps_of(out).is_subset(&caps_of(&spec)));
+        if v.refusals.is_empty() {
+            prop_assert!(caps_of(out).is_empty());
+            prop_assert_eq!(out.process().as_ref().unwrap().no_new_privileges(), Some(true));
+            prop_assert_eq!(out.root().as_ref().unwrap().readonly(), Some(true));
+            let limit = out.linux().as_ref().unwrap().resources().as_ref().unwrap().pids().as_ref().unwrap().limit();
+            prop_assert!(limit > 0 && limit <= 4096);
+            if let Some(l) = spec.linux().as_ref().unwrap().resources().as_ref().and_then(|r| r.pids().as_ref()).map(|p| p.limit()) {
+                if l > 0 { prop_assert!(limit <= l); }
+            }
+            prop_assert!(out.linux().as_ref().unwrap().seccomp().is_some());
+            let again = eval(out);
+            prop_assert!(again.changes.is_empty(), "{:?}", again.changes);
+            prop_assert!(again.refusals.is_empty());
+        }
+        // masked paths only grow
+        let before: HashSet<String> = spec.linux().as_ref().unwrap().masked_paths().clone().unwrap_or_default().into_iter().collect();
+        let after: HashSet<String> = out.linux().as_ref().unwrap().masked_paths().clone().unwrap_or_default().into_iter().collect();
+        prop_assert!(before.is_subset(&after));
+        // mounts only grow (scratch tmpfs), none removed
+        prop_assert!(out.mounts().as_ref().unwrap().len() >= spec.mounts().as_ref().unwrap().len());
+    }
+}
