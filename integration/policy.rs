@@ -53,12 +53,19 @@ if echo x > /tmp/f; then echo tmp=writable; else echo tmp=readonly; fi
 cp /bin/busybox /tmp/bb && if /tmp/bb true 2>/dev/null; then echo tmp=exec; else echo tmp=noexec; fi
 for f in /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max; do [ -r $f ] && echo pids=$(cat $f) && break; done
 echo kcore=$(wc -c < /proc/kcore 2>/dev/null || echo absent)
+echo timer_list=$(wc -c < /proc/timer_list)
+echo keys=$(wc -c < /proc/keys)
 if { echo 1 > /proc/sys/kernel/ns_last_pid; } 2>/dev/null; then echo procsys=writable; else echo procsys=readonly; fi
 if { echo 1 > /sys/kernel/profiling; } 2>/dev/null; then echo sys=writable; else echo sys=readonly; fi
 "#;
     let out = docker_run("hardened", &[], script);
     assert!(out.ok(), "{out:?}");
     let s = &out.stdout;
+    // /proc/kcore is absent on some kernels (this machine's); where present it is masked.
+    assert!(
+        s.lines().any(|l| l == "kcore=0" || l == "kcore=absent"),
+        "{s}"
+    );
     for key in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         assert_eq!(status_field(s, key), "0000000000000000", "{key}\n{s}");
     }
@@ -69,7 +76,8 @@ if { echo 1 > /sys/kernel/profiling; } 2>/dev/null; then echo sys=writable; else
         "tmp=writable",
         "tmp=noexec",
         "pids=1024",
-        "kcore=0",
+        "timer_list=0",
+        "keys=0",
         "procsys=readonly",
         "sys=readonly",
     ] {
@@ -79,14 +87,12 @@ if { echo 1 > /sys/kernel/profiling; } 2>/dev/null; then echo sys=writable; else
 
 #[test]
 fn fork_bomb_is_stopped_by_the_pids_limit() {
-    // 200 background sleeps against a limit of 64: the rest fail to fork.
+    // A subshell forks 200 background sleeps against a limit of 64 (busybox sh exits when a
+    // fork fails); the count uses shell builtins only (no fork is left to run `ls`).
     let script = r#"
-n=0; i=0
-while [ $i -lt 200 ]; do
-  if sleep 30 2>/dev/null & then n=$((n+1)); fi
-  i=$((i+1))
-done
-echo running=$(ls /proc | grep -c '^[0-9]')
+( i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done ) 2>/dev/null
+set -- /proc/[0-9]*
+echo running=$#
 "#;
     let out = docker_run("hardened", &["--pids-limit", "64"], script);
     let running: usize = out
@@ -100,10 +106,8 @@ echo running=$(ls /proc | grep -c '^[0-9]')
         "{running} processes despite pids.max 64: {out:?}"
     );
     assert!(
-        out.stderr.contains("can't fork")
-            || out.stderr.contains("Resource temporarily unavailable")
-            || running < 200,
-        "{out:?}"
+        running >= 32,
+        "the limit, not something else, stopped the forks: {out:?}"
     );
 }
 
@@ -339,8 +343,10 @@ fn docker_exec_gets_the_container_treatment_and_privileged_exec_is_refused() {
     assert_eq!(status_field(&out.stdout, "Seccomp"), "2");
     let out = run(docker().args(["exec", "--privileged", &name, "true"]));
     assert!(!out.ok(), "{out:?}");
+    // docker exec prints the runtime's error on stdout.
+    let msg = format!("{}{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.contains("refused by the hardened policy"),
+        msg.contains("refused by the hardened policy") && msg.contains("privileged exec"),
         "{out:?}"
     );
 }

@@ -63,6 +63,7 @@ fn fingerprint(path: &Path) -> Fingerprint {
 struct Runtime {
     bin: PathBuf,
     root: PathBuf,
+    policy: PathBuf,
     original: Fingerprint,
 }
 
@@ -77,13 +78,19 @@ impl Runtime {
         Runtime {
             bin,
             root: sb.root(),
+            // The runtime's own defences are tested with the policy out of the way (the
+            // attacker needs CAP_SYS_PTRACE, which the default policy would refuse).
+            policy: sb.policy("permissive"),
             original,
         }
     }
 
     fn cmd(&self) -> Command {
         let mut c = Command::new(&self.bin);
-        c.arg("--root").arg(&self.root);
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--policy")
+            .arg(&self.policy);
         c
     }
 

@@ -107,14 +107,17 @@ pub fn host_facts(spec: &Spec) -> HostFacts {
                 oci_spec::runtime::LinuxNamespaceType::Cgroup => "cgroup",
                 oci_spec::runtime::LinuxNamespaceType::Time => "time",
             };
-            // The host's namespaces are those of PID 1 (the runtime may itself run in a
-            // container's namespaces, e.g. under a containerized kubelet).
-            let host = std::fs::metadata(format!("/proc/1/ns/{kind}"));
-            let theirs = std::fs::metadata(path);
-            if let (Ok(h), Ok(t)) = (host, theirs) {
-                if h.dev() == t.dev() && h.ino() == t.ino() {
-                    host_namespace_paths.insert(path.clone());
-                }
+            // The host's namespaces: the runtime's own (it runs in the host's, called by
+            // dockerd or containerd), and PID 1's where this process may read them.
+            let Ok(theirs) = std::fs::metadata(path) else {
+                continue;
+            };
+            let is_host = ["self", "1"].iter().any(|p| {
+                std::fs::metadata(format!("/proc/{p}/ns/{kind}"))
+                    .is_ok_and(|h| h.dev() == theirs.dev() && h.ino() == theirs.ino())
+            });
+            if is_host {
+                host_namespace_paths.insert(path.clone());
             }
         }
     }

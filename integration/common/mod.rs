@@ -87,22 +87,59 @@ pub struct Sandbox {
 impl Sandbox {
     pub fn new() -> Self {
         require_root();
-        Sandbox {
+        let sb = Sandbox {
             dir: tempfile::Builder::new()
                 .prefix("hardened-test-")
                 .tempdir()
                 .expect("temp dir"),
+        };
+        // Policies whose audit logs stay in the sandbox: the host is never written to.
+        let audit = sb.dir.path().join("audit.log");
+        for (name, body) in [
+            ("permissive", "mode = \"permissive\"\n"),
+            ("enforce", ""),
+            ("audit", "mode = \"audit\"\n"),
+        ] {
+            std::fs::write(
+                sb.policy(name),
+                format!("{body}audit_log = {:?}\n", audit.display().to_string()),
+            )
+            .expect("write policy");
         }
+        sb
+    }
+
+    /// The sandbox's policy file `name` ("permissive", "enforce", "audit").
+    pub fn policy(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("policy-{name}.toml"))
+    }
+
+    /// The sandbox's audit log.
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.path().join("audit.log")
     }
 
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("state")
     }
 
-    /// `hardened --root <sandbox root> ARGS...`
+    /// `hardened --root <sandbox root> --policy <permissive> ARGS...`: the runtime engine
+    /// itself, as runc would run the config (the runc contract, the runtime's own defences).
     pub fn hardened(&self) -> Command {
+        self.hardened_with("permissive")
+    }
+
+    /// `hardened --root <sandbox root> --policy <enforce>`: the built-in defaults.
+    pub fn hardened_enforcing(&self) -> Command {
+        self.hardened_with("enforce")
+    }
+
+    pub fn hardened_with(&self, policy: &str) -> Command {
         let mut c = Command::new(hardened_bin());
-        c.arg("--root").arg(self.root());
+        c.arg("--root")
+            .arg(self.root())
+            .arg("--policy")
+            .arg(self.policy(policy));
         c
     }
 

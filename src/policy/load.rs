@@ -150,10 +150,18 @@ pub fn load_file(path: &Path) -> Result<Policy, LoadError> {
     parse(&text, path)
 }
 
-/// Load the policy: `explicit` (from `--policy`) must exist; the default file may be absent.
+/// The environment variable that names the policy file when `--policy` is not given (for
+/// callers that cannot pass arguments, e.g. a shim given only a binary path).
+pub const POLICY_ENV: &str = "HARDENED_POLICY";
+
+/// Load the policy: `explicit` (from `--policy`, else `$HARDENED_POLICY`) must exist; the
+/// default file may be absent.
 pub fn load(explicit: Option<&Path>) -> Result<Policy, LoadError> {
-    match explicit {
-        Some(p) => load_file(p),
+    let from_env = std::env::var_os(POLICY_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    match explicit.map(Path::to_path_buf).or(from_env) {
+        Some(p) => load_file(&p),
         None => {
             let p = Path::new(DEFAULT_POLICY_PATH);
             match std::fs::read_to_string(p) {

@@ -129,6 +129,18 @@ pub fn run(ctx: &Ctx, spec: &mut Spec) -> Findings {
 /// Run the rules that apply to an `exec`'d process of a container whose spec is `container`.
 pub fn run_exec(ctx: &Ctx, container: &Spec, process: &mut Process) -> Findings {
     let mut findings = Findings::default();
+    let all = capabilities::requested(Some(process));
+    if capabilities::classic().iter().all(|c| all.contains(c)) && !ctx.rules.allow_privileged {
+        let mut out = Out {
+            rule: privileged::ID,
+            findings: &mut findings,
+        };
+        out.refuse(
+            "a privileged exec: the process asks for every capability (docker exec --privileged)",
+            ctx.allow("allow_privileged = true"),
+        );
+        return findings;
+    }
     let mut out = Out {
         rule: capabilities::ID,
         findings: &mut findings,
