@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde_json::{json, Value};
 
 /// Annotations this runtime reads from a container's config.
-pub const READ_ANNOTATIONS: &[&str] = &[];
+pub const READ_ANNOTATIONS: &[&str] = &[crate::policy::PROFILE_ANNOTATION];
 
 pub fn document() -> Value {
     let caps: Vec<String> = {

@@ -326,6 +326,24 @@ fn exec_gets_the_containers_treatment() {
     assert_eq!(v.process.no_new_privileges(), Some(true));
 }
 
+fn refused_exec(v: &ExecVerdict) -> BTreeSet<&'static str> {
+    v.refusals.iter().map(|r| r.rule).collect()
+}
+
+#[test]
+fn lsm_unconfined_is_refused() {
+    let mut spec = fixture("default");
+    let mut p = spec.process().clone().unwrap();
+    p.set_apparmor_profile(Some("unconfined".into()));
+    spec.set_process(Some(p));
+    assert_eq!(refused_rules(&eval(&spec)), BTreeSet::from(["lsm"]));
+    let mut p = spec.process().clone().unwrap();
+    p.set_apparmor_profile(None);
+    p.set_selinux_label(Some("system_u:system_r:spc_t:s0".into()));
+    spec.set_process(Some(p));
+    assert_eq!(refused_rules(&eval(&spec)), BTreeSet::from(["lsm"]));
+}
+
 #[test]
 fn exec_asking_for_more_is_refused() {
     let container = eval(&fixture("default")).spec;
@@ -333,7 +351,22 @@ fn exec_asking_for_more_is_refused() {
     let a: Vec<&str> = all.iter().map(String::as_str).collect();
     let v = evaluate_exec(&Policy::default(), &container, &docker_exec_process(&a));
     assert!(!v.allowed());
-    assert!(v.refusals.iter().any(|r| r.rule == "capabilities"));
+    assert_eq!(
+        refused_exec(&v),
+        BTreeSet::from(["privileged"]),
+        "docker exec --privileged"
+    );
+    // One dangerous capability.
+    let v = evaluate_exec(
+        &Policy::default(),
+        &container,
+        &docker_exec_process(&["CAP_SYS_ADMIN"]),
+    );
+    assert!(
+        v.refusals.iter().any(|r| r.rule == "capabilities"),
+        "{:?}",
+        v.refusals
+    );
     // An allowed capability the container does not have is refused for exec too.
     let pol = load::parse(
         "[defaults]\nallow_capabilities = [\"NET_ADMIN\"]\n",
