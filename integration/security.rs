@@ -262,7 +262,7 @@ fn assert_write_refused(path: &Path, seal: Seal, context: &str) {
 
 /// Wait until a freshly spawned runtime process has re-executed itself from its protected copy
 /// (its exe is neither the test binary that forked it nor the host runtime binary).
-fn wait_reexecuted(child: &mut Child, host_bin: &Path) -> i32 {
+fn wait_reexecuted(child: &mut Child, host_bin: &Path, err_log: &Path) -> i32 {
     let pid = child.id() as i32;
     let me = std::env::current_exe().expect("current exe");
     let host = fs::canonicalize(host_bin).expect("canonical host binary");
@@ -271,7 +271,10 @@ fn wait_reexecuted(child: &mut Child, host_bin: &Path) -> i32 {
         Duration::from_secs(10),
         || {
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("runtime process {pid} exited ({status}) before it could be observed");
+                panic!(
+                    "runtime process {pid} exited ({status}) before it could be observed; its stderr:\n{}",
+                    fs::read_to_string(err_log).unwrap_or_default()
+                );
             }
             let link = fs::read_link(format!("/proc/{pid}/exe")).ok()?;
             (link != me && link != host).then_some(pid)
@@ -420,10 +423,10 @@ fn cve_2019_5736_host_root_cannot_write_runtime_exe() {
         .arg("fg")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(File::create(sb.dir.path().join("run.err")).expect("run.err"))
         .spawn()
         .expect("spawn run");
-    let pid = wait_reexecuted(&mut child, &rt.bin);
+    let pid = wait_reexecuted(&mut child, &rt.bin, &sb.dir.path().join("run.err"));
     let seal = seal_of(pid, &rt.bin);
     assert_write_refused(Path::new(&format!("/proc/{pid}/exe")), seal, "run");
     assert!(child.wait().expect("wait run").success(), "run failed");
@@ -434,10 +437,10 @@ fn cve_2019_5736_host_root_cannot_write_runtime_exe() {
         .args(["exec", "victim", "sleep", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(File::create(sb.dir.path().join("exec.err")).expect("exec.err"))
         .spawn()
         .expect("spawn exec");
-    let pid = wait_reexecuted(&mut child, &rt.bin);
+    let pid = wait_reexecuted(&mut child, &rt.bin, &sb.dir.path().join("exec.err"));
     let seal = seal_of(pid, &rt.bin);
     assert_write_refused(Path::new(&format!("/proc/{pid}/exe")), seal, "exec");
     assert!(child.wait().expect("wait exec").success(), "exec failed");
