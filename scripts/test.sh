@@ -30,3 +30,7 @@ export HARDENED_POLICY="$work/policy.toml"
 eval "$("$here/scripts/daemons.sh" start "$work/daemons")"
 export TMPDIR="$work"
 cargo test --release "$@"
+# The OCI runtime-spec conformance suite, against hardened in permissive mode; the cases it
+# fails today are documented deviations (docs/conformance.md), reported as xfail.
+[ $# -gt 0 ] || cargo run --release -p runtime-spec-tests -- --runtime "$HARDENED" \
+  --known-failures "$here/runtime-spec-tests/known-failures-hardened.txt"
