@@ -92,7 +92,9 @@ fn parse_args() -> Result<Opts> {
                 }
             }
             "--list" => o.list = true,
-            "--known-failures" => o.known_failures = Some(PathBuf::from(value("--known-failures")?)),
+            "--known-failures" => {
+                o.known_failures = Some(PathBuf::from(value("--known-failures")?))
+            }
             "--crun-hybrid-workaround" => o.crun_hybrid = Some(true),
             "--no-crun-hybrid-workaround" => o.crun_hybrid = Some(false),
             "--verbose" | "-v" => o.verbose = true,
@@ -202,7 +204,10 @@ fn real_main() -> Result<i32> {
             .filter(|l| !l.is_empty())
             .collect(),
     };
-    if let Some(bad) = known.iter().find(|k| !all.iter().any(|c| c.name == k.as_str())) {
+    if let Some(bad) = known
+        .iter()
+        .find(|k| !all.iter().any(|c| c.name == k.as_str()))
+    {
         bail!("--known-failures names a case that does not exist: {bad}");
     }
     if opts.list {
@@ -241,12 +246,19 @@ fn real_main() -> Result<i32> {
         .prefix("runtime-spec-tests.")
         .tempdir()?
         .keep();
-    let result = run_all(&opts, &path, kind, &base, &selected);
+    let result = run_all(&opts, &path, kind, &base, &selected, &known);
     harness::remove_tree(&base);
     result
 }
 
-fn run_all(opts: &Opts, path: &Path, kind: Kind, base: &Path, selected: &[&Case]) -> Result<i32> {
+fn run_all(
+    opts: &Opts,
+    path: &Path,
+    kind: Kind,
+    base: &Path,
+    selected: &[&Case],
+    known: &std::collections::HashSet<String>,
+) -> Result<i32> {
     let host = Host::new(base.to_path_buf())?;
     let root = base.join("state");
     std::fs::create_dir_all(&root)?;
