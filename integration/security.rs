@@ -379,11 +379,14 @@ fn cve_2019_5736_host_root_cannot_write_runtime_exe() {
 
     // create: the init is the runtime, waiting in the container's namespaces for `start`.
     let out = run_logged(
-        rt.cmd().args(["create", "-b"]).arg(&bundle).arg("victim"),
+        rt.cmd()
+            .args(["create", "-b"])
+            .arg(&bundle)
+            .arg("victim-exe"),
         &log,
     );
     assert!(out.ok(), "create: {out:?}");
-    let pid = init_pid(rt.cmd(), "victim");
+    let pid = init_pid(rt.cmd(), "victim-exe");
     let seal = seal_of(pid, &rt.bin);
     eprintln!("the created init {pid} runs the runtime from a {seal:?} seal");
     let exe = PathBuf::from(format!("/proc/{pid}/exe"));
@@ -401,7 +404,7 @@ fn cve_2019_5736_host_root_cannot_write_runtime_exe() {
         rt.original.sha256,
         "the handle on the created init's exe is not the runtime binary"
     );
-    let out = run(rt.cmd().args(["start", "victim"]));
+    let out = run(rt.cmd().args(["start", "victim-exe"]));
     assert!(out.ok(), "start: {out:?}");
     wait_for(
         "the init to exec the container's process",
@@ -415,6 +418,8 @@ fn cve_2019_5736_host_root_cannot_write_runtime_exe() {
     drop(held);
 
     // run (foreground): the runtime process waits on the host for the container's process.
+    // Container ids are unique across the tests of this file: without a cgroupsPath,
+    // libcontainer names the cgroup after the id alone, and tests run in parallel.
     let fg = sb.bundle("fg", &["sleep", "2"]);
     let mut child = rt
         .cmd()
@@ -434,7 +439,7 @@ fn cve_2019_5736_host_root_cannot_write_runtime_exe() {
     // exec: the runtime process waits on the host for the exec'd process.
     let mut child = rt
         .cmd()
-        .args(["exec", "victim", "sleep", "2"])
+        .args(["exec", "victim-exe", "sleep", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(File::create(sb.dir.path().join("exec.err")).expect("exec.err"))
@@ -445,7 +450,7 @@ fn cve_2019_5736_host_root_cannot_write_runtime_exe() {
     assert_write_refused(Path::new(&format!("/proc/{pid}/exe")), seal, "exec");
     assert!(child.wait().expect("wait exec").success(), "exec failed");
 
-    let out = run(rt.cmd().args(["delete", "--force", "victim"]));
+    let out = run(rt.cmd().args(["delete", "--force", "victim-exe"]));
     assert!(out.ok(), "delete: {out:?}");
     rt.assert_untouched();
 }
