@@ -17,6 +17,9 @@ cargo build --release
 export HARDENED="$here/target/release/hardened"
 
 work=$(mktemp -d /tmp/hardened-tests.XXXXXX)
+# Searchable (not readable) by others: containers with a user namespace run as unprivileged
+# host IDs and must reach their bundles below this directory.
+chmod 0711 "$work"
 cleanup() {
   "$here/scripts/daemons.sh" stop "$work/daemons" || true
   rm -rf --one-file-system "$work"
