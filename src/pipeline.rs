@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use oci_spec::runtime::{Process, Spec};
 
@@ -50,7 +50,7 @@ pub fn check_cwd(cwd: &Path) -> Result<(), PipelineError> {
             cwd
         )));
     }
-    let normal = normalize(cwd);
+    let normal = policy::rules::sensitive_mounts::normalize(cwd);
     let parts: Vec<_> = normal.components().collect();
     if parts.len() >= 4 {
         if let (Component::Normal(p), Component::Normal(fd)) = (parts[1], parts[3]) {
@@ -74,21 +74,6 @@ pub fn check_cwd(cwd: &Path) -> Result<(), PipelineError> {
         }
     }
     Ok(())
-}
-
-/// Lexical normalisation of an absolute path (`..` and `.` removed).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in path.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// The host facts the rules need (the I/O that `policy::evaluate` does not do).
