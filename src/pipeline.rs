@@ -141,6 +141,37 @@ fn log_verdict_warnings(mode: Mode, warnings: &[policy::Warning], refusals: &[Re
     }
 }
 
+type Findings<'a> = (&'a [policy::Change], &'a [Refusal], &'a [policy::Warning]);
+
+/// Report one decision: warnings to the runtime's log, and a line in the audit log.
+fn record(
+    policy: &Policy,
+    command: &str,
+    id: &str,
+    bundle: Option<&Path>,
+    mode: Mode,
+    profile: Option<&str>,
+    (changes, refusals, warnings): Findings,
+) {
+    log_verdict_warnings(mode, warnings, refusals);
+    audit::write(
+        policy,
+        &audit::Record {
+            time: crate::logging::now_rfc3339(),
+            command,
+            id,
+            bundle,
+            policy: policy.file_name(),
+            profile,
+            mode,
+            decision: audit::decision(mode, !refusals.is_empty()),
+            changes,
+            refusals,
+            warnings,
+        },
+    );
+}
+
 /// Run a container spec through the runtime checks and the policy.
 pub fn prepare_container(
     policy: &Policy,
@@ -157,22 +188,14 @@ pub fn prepare_container(
         host: host_facts(spec),
     };
     let verdict = policy::evaluate(policy, &input);
-    log_verdict_warnings(verdict.mode, &verdict.warnings, &verdict.refusals);
-    audit::write(
+    record(
         policy,
-        &audit::Record {
-            time: crate::logging::now_rfc3339(),
-            command: "create",
-            id,
-            bundle,
-            policy: policy.file_name(),
-            profile: verdict.profile.as_deref(),
-            mode: verdict.mode,
-            decision: audit::decision(verdict.mode, !verdict.refusals.is_empty()),
-            changes: &verdict.changes,
-            refusals: &verdict.refusals,
-            warnings: &verdict.warnings,
-        },
+        "create",
+        id,
+        bundle,
+        verdict.mode,
+        verdict.profile.as_deref(),
+        (&verdict.changes, &verdict.refusals, &verdict.warnings),
     );
     if !verdict.allowed() {
         return Err(PipelineError::Refused(verdict.refusals));
@@ -189,22 +212,14 @@ pub fn prepare_exec(
 ) -> Result<Process, PipelineError> {
     check_process_safety(&process)?;
     let verdict: ExecVerdict = policy::evaluate_exec(policy, container, &process);
-    log_verdict_warnings(verdict.mode, &verdict.warnings, &verdict.refusals);
-    audit::write(
+    record(
         policy,
-        &audit::Record {
-            time: crate::logging::now_rfc3339(),
-            command: "exec",
-            id,
-            bundle: None,
-            policy: policy.file_name(),
-            profile: verdict.profile.as_deref(),
-            mode: verdict.mode,
-            decision: audit::decision(verdict.mode, !verdict.refusals.is_empty()),
-            changes: &verdict.changes,
-            refusals: &verdict.refusals,
-            warnings: &verdict.warnings,
-        },
+        "exec",
+        id,
+        None,
+        verdict.mode,
+        verdict.profile.as_deref(),
+        (&verdict.changes, &verdict.refusals, &verdict.warnings),
     );
     if !verdict.allowed() {
         return Err(PipelineError::Refused(verdict.refusals));
