@@ -21,6 +21,8 @@ use crate::policy::{self, ExecVerdict, HostFacts, Input, Mode, Policy, Refusal, 
 pub enum PipelineError {
     #[error("{0}")]
     Unsafe(String),
+    #[error(transparent)]
+    Userns(#[from] crate::userns::alloc::AllocError),
     #[error("{}", refusal_message(.0))]
     Refused(Vec<Refusal>),
 }
@@ -122,6 +124,7 @@ pub fn host_facts(spec: &Spec) -> HostFacts {
     HostFacts {
         host_namespace_paths,
         canonical_sources,
+        userns_range: None,
     }
 }
 
@@ -172,20 +175,45 @@ fn record(
     );
 }
 
-/// Run a container spec through the runtime checks and the policy.
+/// Whether the policy will give `spec` a user namespace of its own (a range must be allocated).
+pub fn wants_userns(policy: &Policy, spec: &Spec, host: &HostFacts) -> bool {
+    policy.mode != Mode::Permissive
+        && !policy::rules::user_namespace::has_user_namespace(spec)
+        && !policy::rules::user_namespace::shares_host_namespace(spec, host)
+        && !policy::rules::privileged::is_privileged(spec)
+        && policy.rules_for(spec).is_some_and(|r| r.user_namespace)
+}
+
+/// A verdict, and the user-namespace range allocated for it (held until the process exits).
+pub struct Prepared {
+    pub verdict: Verdict,
+    pub userns: Option<crate::userns::alloc::Allocation>,
+}
+
+/// Run a container spec through the runtime checks and the policy. `root` is the state root
+/// (where user-namespace ranges are allocated).
 pub fn prepare_container(
     policy: &Policy,
     spec: &Spec,
     id: &str,
     bundle: Option<&Path>,
-) -> Result<Verdict, PipelineError> {
+    root: &Path,
+) -> Result<Prepared, PipelineError> {
     if let Some(process) = spec.process() {
         check_process_safety(process)?;
+    }
+    let mut host = host_facts(spec);
+    let mut userns = None;
+    if wants_userns(policy, spec, &host) {
+        let pool = crate::userns::alloc::pool_of(&policy.user_namespace)?;
+        let a = crate::userns::alloc::allocate(root, pool, id)?;
+        host.userns_range = Some(a.range);
+        userns = Some(a);
     }
     let input = Input {
         spec,
         container_id: id,
-        host: host_facts(spec),
+        host,
     };
     let verdict = policy::evaluate(policy, &input);
     record(
@@ -198,9 +226,12 @@ pub fn prepare_container(
         (&verdict.changes, &verdict.refusals, &verdict.warnings),
     );
     if !verdict.allowed() {
+        if userns.is_some() {
+            crate::userns::alloc::free(root, id);
+        }
         return Err(PipelineError::Refused(verdict.refusals));
     }
-    Ok(verdict)
+    Ok(Prepared { verdict, userns })
 }
 
 /// Run an `exec` process through the runtime checks and the policy of its container.

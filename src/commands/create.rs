@@ -10,6 +10,10 @@ use libcontainer::workload::default::DefaultExecutor;
 
 use super::{check_systemd, Ctx};
 use crate::cli::{Create, CreateOpts};
+use oci_spec::runtime::Spec;
+
+use crate::policy::Unmappable;
+use crate::userns::idmap;
 use crate::{bundle, pipeline};
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
@@ -27,7 +31,48 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     }
     let caller = bundle::canonical_bundle(&opts.bundle)?;
     let spec = bundle::load_spec(&caller)?;
-    let verdict = pipeline::prepare_container(&ctx.policy, &spec, id, Some(&caller))?;
+    let prepared = pipeline::prepare_container(&ctx.policy, &spec, id, Some(&caller), &ctx.root)?;
+    let mut verdict = prepared.verdict;
+    // The spec later readers see (exec, state): the idmapped trees exist only in this
+    // process's private mount namespace and the container's.
+    let mut lasting: Option<Spec> = None;
+    if let Some(allocation) = prepared.userns {
+        lasting = Some(verdict.spec.clone());
+        // The user namespace the policy added: idmap the root filesystem and bind mounts, in a
+        // private mount namespace of this process that the container's is copied from.
+        let range = allocation.range;
+        let idmapped = (|| -> Result<Spec> {
+            let rootfs = verdict
+                .spec
+                .root()
+                .as_ref()
+                .map(|r| caller.join(r.path()))
+                .context("the config has no root filesystem")?;
+            let rootfs = std::fs::canonicalize(&rootfs).with_context(|| {
+                format!("root filesystem {} is not accessible", rootfs.display())
+            })?;
+            idmap::private_mount_namespace()?;
+            let refuse = ctx.policy.user_namespace.unmappable_mounts == Unmappable::Refuse;
+            let (spec, outcomes) = idmap::prepare(&verdict.spec, &rootfs, range, refuse)?;
+            for (src, outcome) in outcomes {
+                if let idmap::BindOutcome::ReadOnly(why) = outcome {
+                    tracing::warn!(
+                        "the bind mount of {} is mounted read-only: it cannot be idmapped ({why}); set [user_namespace] unmappable_mounts = \"refuse\" to refuse such containers instead",
+                        src.display()
+                    );
+                }
+            }
+            Ok(spec)
+        })();
+        match idmapped {
+            Ok(s) => verdict.spec = s,
+            Err(e) => {
+                crate::userns::alloc::free(&ctx.root, id);
+                return Err(e.context(format!("prepare the user namespace of container {id}")));
+            }
+        }
+        allocation.hold();
+    }
     let effective: PathBuf = if verdict.changes.is_empty() {
         caller.clone()
     } else {
@@ -57,11 +102,17 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
                 .build()
         });
     match built {
-        Ok(c) => Ok(c),
+        Ok(c) => {
+            if let Some(spec) = lasting {
+                bundle::write_shadow(&ctx.root, id, &caller, &spec)?;
+            }
+            Ok(c)
+        }
         Err(e) => {
             if effective != caller {
                 bundle::remove_shadow(&ctx.root, id);
             }
+            crate::userns::alloc::free(&ctx.root, id);
             Err(anyhow::Error::new(e).context(format!("create container {id}")))
         }
     }

@@ -11,6 +11,7 @@ pub fn delete(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
             let _ = std::fs::remove_dir_all(&dir);
         }
         bundle::remove_shadow(&ctx.root, id);
+        crate::userns::alloc::free(&ctx.root, id);
         if force {
             return Ok(());
         }
@@ -24,5 +25,6 @@ pub fn delete(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
         )
     })?;
     bundle::remove_shadow(&ctx.root, id);
+    crate::userns::alloc::free(&ctx.root, id);
     Ok(())
 }
