@@ -65,6 +65,11 @@ fn range_owners() -> BTreeSet<String> {
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .map(|s| s.trim().to_string())
         .collect()
@@ -212,10 +217,12 @@ fn fifty_parallel_creates_never_share_a_range() {
     for id in &ids {
         assert!(run(sb.hardened().args(["delete", "--force", id])).ok());
     }
+    // Range files are named by their index (".lock" serialises sharers).
     let left: Vec<_> = std::fs::read_dir(sb.root().join(".userns"))
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| e.file_name() != ".lock")
         .collect();
     assert!(left.is_empty(), "ranges not freed: {left:?}");
 }
@@ -261,7 +268,8 @@ fn sigkill_in_the_middle_of_create_leaks_no_range_and_no_mount() {
         let _ = child.kill();
         let _ = child.wait();
         // What an engine does after a failed create.
-        let _ = run(sb.hardened().args(["delete", "--force", &id]));
+        let del = run(sb.hardened().args(["delete", "--force", &id]));
+        eprintln!("delete --force {id}: {del:?}");
     }
     // The pool's one range is free again: a create gets it.
     let out = run(Command::new(common::hardened_bin())
@@ -272,11 +280,139 @@ fn sigkill_in_the_middle_of_create_leaks_no_range_and_no_mount() {
         .args(["run", "-b"])
         .arg(&b)
         .arg("after"));
-    assert!(out.ok(), "the range leaked: {out:?}");
+    assert!(
+        out.ok(),
+        "the range leaked: {out:?}; ranges: {:?}",
+        std::fs::read_dir(sb.root().join(".userns"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| (
+                e.file_name(),
+                std::fs::read_to_string(e.path()).unwrap_or_default()
+            ))
+            .collect::<Vec<_>>()
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     while mount_lines() != mounts_before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(mount_lines(), mounts_before, "mounts leaked on the host");
     assert!(!Path::new(&sb.root().join(".userns/0")).exists());
+}
+
+fn ns_link(pid: i32, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .expect("ns link")
+        .display()
+        .to_string()
+}
+
+/// Docker `--network/--ipc/--pid container:X`: a process in a new user namespace could not
+/// enter X's namespaces; the container joins X's user namespace and shares its range, which
+/// stays taken for as long as either lives.
+#[test]
+fn containers_joining_another_containers_namespaces_share_its_user_namespace() {
+    let donor = unique("udonor");
+    let _gd = DockerContainer(donor.clone());
+    docker_detached(&donor, &["--ipc", "shareable"]);
+    let dpid = docker_pid(&donor);
+    let with = format!("container:{donor}");
+    let joiner = unique("ujoin");
+    let _gj = DockerContainer(joiner.clone());
+    // Its pid namespace too (a container that would die with the donor: not kept below).
+    let out = run(docker()
+        .args(["run", "--rm", "--runtime", "hardened", "--network", "none"])
+        .args(["--pid", &with])
+        .arg(image())
+        .args([
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/user; readlink /proc/self/ns/pid",
+        ]));
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        vec![ns_link(dpid, "user"), ns_link(dpid, "pid")],
+        "{out:?}"
+    );
+    let out = run(docker()
+        .args(["run", "-d", "--name", &joiner, "--runtime", "hardened"])
+        .args(["--network", &with, "--ipc", &with])
+        .arg(image())
+        .args(["sleep", "300"]));
+    assert!(out.ok(), "{out:?}");
+    let jpid = docker_pid(&joiner);
+    for kind in ["user", "net", "ipc"] {
+        assert_eq!(ns_link(jpid, kind), ns_link(dpid, kind), "{kind} namespace");
+    }
+    assert_ne!(
+        ns_link(jpid, "user"),
+        ns_link(std::process::id() as i32, "user")
+    );
+    assert!(host_uid_of(jpid) >= 65536);
+    // exec into the joiner also lands in the shared user namespace.
+    let inside = run(docker().args(["exec", &joiner, "readlink", "/proc/self/ns/user"]));
+    assert_eq!(inside.stdout.trim(), ns_link(dpid, "user"), "{inside:?}");
+    // The donor goes first: the range passes to the joiner and is not handed out.
+    let jid = run(docker().args(["inspect", "-f", "{{.Id}}", &joiner]))
+        .stdout
+        .trim()
+        .to_string();
+    assert!(run(docker().args(["rm", "-f", &donor])).ok());
+    assert!(range_owners().contains(&jid), "{:?}", range_owners());
+    assert!(run(docker().args(["rm", "-f", &joiner])).ok());
+    assert!(!range_owners().contains(&jid), "{:?}", range_owners());
+}
+
+/// A network namespace made by the engine in the host's user namespace (as containerd's CRI
+/// makes a pod's before its sandbox): entered before the container's user namespace is made;
+/// sysfs is then the host's /sys, read-only (as runc does).
+#[test]
+fn a_network_namespace_made_by_the_engine_is_entered_before_the_user_namespace() {
+    let sb = Sandbox::new();
+    let netns = sb.dir.path().join("netns");
+    std::fs::write(&netns, "").expect("netns file");
+    let mut arg = std::ffi::OsString::from("--net=");
+    arg.push(&netns);
+    let out = run(Command::new("unshare").arg(&arg).arg("true"));
+    assert!(out.ok(), "unshare: {out:?}");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _u = Unmount(netns.clone());
+    let ino = std::fs::metadata(&netns).expect("netns").ino();
+    let b = sb.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; readlink /proc/self/ns/net; touch /sys/x 2>&1; true",
+        ],
+    );
+    sb.edit_config(
+        &b,
+        &format!(
+            r#"(.linux.namespaces[] | select(.type == "network")) |= {{"type": "network", "path": "{}"}}"#,
+            netns.display()
+        ),
+    );
+    let out = run(sb
+        .hardened_enforcing()
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg(unique("prejoin")));
+    assert!(out.ok(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let (_, h, _) = parse_map(lines.first().copied().unwrap_or_default());
+    assert!(h >= 65536, "{out:?}");
+    assert_eq!(
+        lines.get(1).copied(),
+        Some(format!("net:[{ino}]").as_str()),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("Read-only file system"), "{out:?}");
 }

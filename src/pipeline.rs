@@ -125,6 +125,8 @@ pub fn host_facts(spec: &Spec) -> HostFacts {
         host_namespace_paths,
         canonical_sources,
         userns_range: None,
+        userns_join: None,
+        userns_blocked: None,
     }
 }
 
@@ -184,10 +186,20 @@ pub fn wants_userns(policy: &Policy, spec: &Spec, host: &HostFacts) -> bool {
         && policy.rules_for(spec).is_some_and(|r| r.user_namespace)
 }
 
-/// A verdict, and the user-namespace range allocated for it (held until the process exits).
+/// The user namespace a container gets from the policy.
+pub struct UsernsPlan {
+    pub range: crate::userns::IdRange,
+    /// The range allocated for it (its lock held until the process exits); None when it joins
+    /// the user namespace of another container.
+    pub allocation: Option<crate::userns::alloc::Allocation>,
+    /// Namespaces to enter before the user namespace is made (see `userns::join`).
+    pub prejoin: Vec<(oci_spec::runtime::LinuxNamespaceType, std::path::PathBuf)>,
+}
+
+/// A verdict, and the user namespace planned for it.
 pub struct Prepared {
     pub verdict: Verdict,
-    pub userns: Option<crate::userns::alloc::Allocation>,
+    pub userns: Option<UsernsPlan>,
 }
 
 /// Run a container spec through the runtime checks and the policy. `root` is the state root
@@ -205,10 +217,32 @@ pub fn prepare_container(
     let mut host = host_facts(spec);
     let mut userns = None;
     if wants_userns(policy, spec, &host) {
-        let pool = crate::userns::alloc::pool_of(&policy.user_namespace)?;
-        let a = crate::userns::alloc::allocate(root, pool, id)?;
-        host.userns_range = Some(a.range);
-        userns = Some(a);
+        let joins =
+            crate::userns::join::inspect(spec, &host.host_namespace_paths).map_err(|e| {
+                PipelineError::Unsafe(format!("cannot give container {id} a user namespace: {e}"))
+            })?;
+        if let Some(why) = joins.blocked {
+            host.userns_blocked = Some(why);
+        } else {
+            let pool = crate::userns::alloc::pool_of(&policy.user_namespace)?;
+            let (range, allocation) = match joins.donor {
+                Some((path, range)) => {
+                    crate::userns::alloc::share(root, pool, range, id)?;
+                    host.userns_join = Some(path);
+                    (range, None)
+                }
+                None => {
+                    let a = crate::userns::alloc::allocate(root, pool, id)?;
+                    (a.range, Some(a))
+                }
+            };
+            host.userns_range = Some(range);
+            userns = Some(UsernsPlan {
+                range,
+                allocation,
+                prejoin: joins.prejoin,
+            });
+        }
     }
     let input = Input {
         spec,

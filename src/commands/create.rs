@@ -13,8 +13,9 @@ use crate::cli::{Create, CreateOpts};
 use oci_spec::runtime::Spec;
 
 use crate::policy::Unmappable;
-use crate::userns::idmap;
+use crate::userns::{idmap, join};
 use crate::{bundle, pipeline};
+use oci_spec::runtime::LinuxNamespaceType;
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
     create_container(ctx, &args.opts, &args.id, true)?;
@@ -36,11 +37,12 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     // The spec later readers see (exec, state): the idmapped trees exist only in this
     // process's private mount namespace and the container's.
     let mut lasting: Option<Spec> = None;
-    if let Some(allocation) = prepared.userns {
+    let mut prejoin = Vec::new();
+    if let Some(plan) = prepared.userns {
         lasting = Some(verdict.spec.clone());
         // The user namespace the policy added: idmap the root filesystem and bind mounts, in a
         // private mount namespace of this process that the container's is copied from.
-        let range = allocation.range;
+        let range = plan.range;
         let idmapped = (|| -> Result<Spec> {
             let rootfs = verdict
                 .spec
@@ -71,7 +73,11 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
                 return Err(e.context(format!("prepare the user namespace of container {id}")));
             }
         }
-        allocation.hold();
+        if let Some(a) = plan.allocation {
+            a.hold();
+        }
+        prejoin = plan.prejoin;
+        without_prejoined(&mut verdict.spec, &prejoin);
     }
     let effective: PathBuf = if verdict.changes.is_empty() {
         caller.clone()
@@ -87,6 +93,17 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     if let Some(fd) = writable_null(2)? {
         builder = builder.with_stderr(fd);
     }
+    // Entered on this thread, which forks the container's process; left when `entered` drops.
+    let entered = match join::enter(&prejoin) {
+        Ok(e) => e,
+        Err(e) => {
+            if effective != caller {
+                bundle::remove_shadow(&ctx.root, id);
+            }
+            crate::userns::alloc::free(&ctx.root, id);
+            return Err(e.context(format!("create container {id}")));
+        }
+    };
     let built = builder
         .with_pid_file(opts.pid_file.as_ref())
         .and_then(|b| {
@@ -101,6 +118,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
                 .with_no_pivot(opts.no_pivot)
                 .build()
         });
+    drop(entered);
     match built {
         Ok(c) => {
             if let Some(spec) = lasting {
@@ -115,6 +133,44 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
             crate::userns::alloc::free(&ctx.root, id);
             Err(anyhow::Error::new(e).context(format!("create container {id}")))
         }
+    }
+}
+
+/// Namespaces entered by `create` itself (`userns::join`) are inherited by the container's
+/// process: they leave the spec libcontainer sees. Its sysfs cannot be mounted then when the
+/// network namespace is one of them (sysfs needs the mounter's user namespace to own the network
+/// namespace): as runc does in that case, the host's /sys is bind-mounted read-only instead.
+fn without_prejoined(spec: &mut Spec, prejoined: &[(LinuxNamespaceType, PathBuf)]) {
+    if prejoined.is_empty() {
+        return;
+    }
+    if let Some(mut linux) = spec.linux().clone() {
+        if let Some(mut ns) = linux.namespaces().clone() {
+            ns.retain(|n| !prejoined.iter().any(|(t, _)| *t == n.typ()));
+            linux.set_namespaces(Some(ns));
+        }
+        spec.set_linux(Some(linux));
+    }
+    if !prejoined
+        .iter()
+        .any(|(t, _)| *t == LinuxNamespaceType::Network)
+    {
+        return;
+    }
+    if let Some(mut mounts) = spec.mounts().clone() {
+        for m in mounts.iter_mut() {
+            if m.typ().as_deref() == Some("sysfs") {
+                m.set_typ(Some("bind".into()));
+                m.set_source(Some(PathBuf::from("/sys")));
+                m.set_options(Some(
+                    ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                ));
+            }
+        }
+        spec.set_mounts(Some(mounts));
     }
 }
 

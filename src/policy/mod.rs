@@ -229,6 +229,11 @@ pub struct HostFacts {
     pub canonical_sources: BTreeMap<PathBuf, PathBuf>,
     /// The host ID range allocated (or, for `check`, that would be) for a new user namespace.
     pub userns_range: Option<crate::userns::IdRange>,
+    /// The user namespace (`/proc/<pid>/ns/user`) of the container whose namespaces this one
+    /// joins: joined rather than made (`userns_range` is then that container's range).
+    pub userns_join: Option<PathBuf>,
+    /// Why no user namespace can be added (a joined namespace no user namespace could enter).
+    pub userns_blocked: Option<String>,
 }
 
 /// What `evaluate` looks at.

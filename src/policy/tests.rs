@@ -20,11 +20,13 @@ fn fixture(name: &str) -> Spec {
 
 /// As the pipeline calls it: with a host ID range allocated for a new user namespace.
 fn eval_with(policy: &Policy, spec: &Spec) -> Verdict {
-    let mut host = HostFacts::default();
-    host.userns_range = Some(crate::userns::IdRange {
-        host_start: 1_000_000_000,
-        size: 65536,
-    });
+    let host = HostFacts {
+        userns_range: Some(crate::userns::IdRange {
+            host_start: 1_000_000_000,
+            size: 65536,
+        }),
+        ..Default::default()
+    };
     evaluate(
         policy,
         &Input {

@@ -5,6 +5,13 @@
 //! creating process until it exits. A range is freed by `delete`; a range whose owner died in
 //! the middle of `create` (its lock is free and its container never got past "creating") is
 //! reclaimed by the next allocation.
+//!
+//! A container that joins the namespaces of another (Docker `--network container:X`, the
+//! containers of a Kubernetes pod) shares that container's user namespace and range: it is
+//! recorded in `<root>/.userns/<index>.d/<id>` (holding the pid of its `create`). When the owner
+//! is deleted while sharers live, the range passes to one of them instead of being freed, so a
+//! range is never handed out while a process still runs in it. Changes to sharers and owners
+//! are serialised by a `flock` on `<root>/.userns/.lock`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -178,15 +185,101 @@ pub fn allocate(root: &Path, pool: Pool, id: &str) -> Result<Allocation, AllocEr
     Err(AllocError::Exhausted(pool.ranges))
 }
 
-/// Free every range container `id` holds.
-pub fn free(root: &Path, id: &str) {
+/// Serialises changes of owners and sharers (held until dropped).
+struct DirLock(#[allow(dead_code)] File);
+
+fn lock_dir(root: &Path) -> Result<DirLock, AllocError> {
     let d = dir(root);
-    let Ok(entries) = fs::read_dir(&d) else {
+    fs::create_dir_all(&d).map_err(|e| io(&d, e))?;
+    let path = d.join(".lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    // SAFETY: flock on an fd we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(io(&path, std::io::Error::last_os_error()));
+    }
+    Ok(DirLock(f))
+}
+
+fn sharers_dir(root: &Path, index: u32) -> PathBuf {
+    dir(root).join(format!("{index}.d"))
+}
+
+/// Whether sharer `id` (its file holds the pid of its `create`) is gone.
+fn sharer_gone(root: &Path, id: &str, pid_text: &str) -> bool {
+    if root.join(id).join("state.json").exists() {
+        return abandoned(root, id);
+    }
+    let pid: i32 = pid_text.trim().parse().unwrap_or(0);
+    !(pid > 0 && Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Record container `id` as sharing the range that starts at `range.host_start`, when it is a
+/// range of `pool` that is in use (a range of another pool or state root is not ours to track).
+/// Returns whether it was recorded.
+pub fn share(root: &Path, pool: Pool, range: IdRange, id: &str) -> Result<bool, AllocError> {
+    let Some(offset) = range.host_start.checked_sub(pool.start) else {
+        return Ok(false);
+    };
+    if range.size != RANGE_SIZE || offset % RANGE_SIZE != 0 || offset / RANGE_SIZE >= pool.ranges {
+        return Ok(false);
+    }
+    let index = offset / RANGE_SIZE;
+    let _lock = lock_dir(root)?;
+    if !dir(root).join(index.to_string()).exists() {
+        return Ok(false);
+    }
+    let sd = sharers_dir(root, index);
+    fs::create_dir_all(&sd).map_err(|e| io(&sd, e))?;
+    let path = sd.join(id);
+    fs::write(&path, std::process::id().to_string()).map_err(|e| io(&path, e))?;
+    Ok(true)
+}
+
+/// Free what container `id` holds: a range it owns passes to a live sharer or is freed; its
+/// sharer records are removed.
+pub fn free(root: &Path, id: &str) {
+    if id.is_empty() || id.contains('/') {
+        return;
+    }
+    let Ok(_lock) = lock_dir(root) else {
         return;
     };
-    for e in entries.flatten() {
-        if fs::read_to_string(e.path()).is_ok_and(|owner| owner.trim() == id) {
-            let _ = fs::remove_file(e.path());
+    for (index, owner) in list(root) {
+        let sd = sharers_dir(root, index);
+        let _ = fs::remove_file(sd.join(id));
+        if owner != id {
+            continue;
+        }
+        let heir = fs::read_dir(&sd)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find_map(|e| {
+                let name = e.file_name().to_str()?.to_string();
+                let pid = fs::read_to_string(e.path()).unwrap_or_default();
+                if sharer_gone(root, &name, &pid) {
+                    let _ = fs::remove_file(e.path());
+                    None
+                } else {
+                    Some(name)
+                }
+            });
+        let path = dir(root).join(index.to_string());
+        match heir {
+            Some(h) => {
+                let _ = fs::write(&path, &h);
+                let _ = fs::remove_file(sd.join(&h));
+            }
+            None => {
+                let _ = fs::remove_file(&path);
+                let _ = fs::remove_dir_all(&sd);
+            }
         }
     }
 }
@@ -290,6 +383,27 @@ mod tests {
             allocate(root.path(), pool, "c"),
             Err(AllocError::Exhausted(1))
         ));
+    }
+
+    #[test]
+    fn a_shared_range_passes_to_a_live_sharer_and_is_freed_with_the_last() {
+        let root = tempfile::tempdir().unwrap();
+        let a = allocate(root.path(), POOL, "a").unwrap();
+        let range = a.range;
+        assert!(share(root.path(), POOL, range, "b").unwrap());
+        // A range outside the pool is not tracked.
+        let other = IdRange {
+            host_start: 7,
+            size: RANGE_SIZE,
+        };
+        assert!(!share(root.path(), POOL, other, "c").unwrap());
+        free(root.path(), "a");
+        // b (its create, this process, is alive) now owns the range: it is not handed out.
+        assert_eq!(list(root.path()), vec![(a.index, "b".to_string())]);
+        let c = allocate(root.path(), POOL, "c").unwrap();
+        assert_ne!(c.index, a.index);
+        free(root.path(), "b");
+        assert_eq!(list(root.path()), vec![(c.index, "c".to_string())]);
     }
 
     #[test]

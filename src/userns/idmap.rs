@@ -242,10 +242,7 @@ fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len() + 0
-            && b[i + 1..i + 4].iter().all(|c| c.is_ascii_digit())
-        {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| c.is_ascii_digit()) {
             let v = u8::from_str_radix(&s[i + 1..i + 4], 8).unwrap_or(b'?');
             out.push(v as char);
             i += 4;

@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod idmap;
+pub mod join;
 
 use serde::{Deserialize, Serialize};
 

@@ -80,6 +80,10 @@ fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
         out.warn("no user namespace added: the container shares a host namespace (allowed by allow_host_namespaces), which a new user namespace would not own");
         return;
     }
+    if let Some(why) = &ctx.host.userns_blocked {
+        out.warn(format!("no user namespace added: {why}"));
+        return;
+    }
     let Some(range) = ctx.host.userns_range else {
         out.refuse(
             "a container without a user namespace, and no host ID range was allocated for one",
@@ -87,22 +91,30 @@ fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
         );
         return;
     };
-    let map = match LinuxIdMappingBuilder::default()
-        .container_id(0u32)
-        .host_id(range.host_start)
-        .size(range.size)
-        .build()
-    {
-        Ok(m) => m,
-        Err(_) => return,
-    };
     let mut ns = linux.namespaces().clone().unwrap_or_default();
     let mut user = LinuxNamespace::default();
     user.set_typ(LinuxNamespaceType::User);
-    ns.insert(0, user);
-    linux.set_namespaces(Some(ns));
-    linux.set_uid_mappings(Some(vec![map.clone()]));
-    linux.set_gid_mappings(Some(vec![map]));
+    if let Some(path) = &ctx.host.userns_join {
+        // The namespaces it joins belong to another container's user namespace: join that one
+        // (and share its range) rather than make one that could not enter them.
+        user.set_path(Some(path.clone()));
+        ns.insert(0, user);
+        linux.set_namespaces(Some(ns));
+    } else {
+        let map = match LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(range.host_start)
+            .size(range.size)
+            .build()
+        {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+        ns.insert(0, user);
+        linux.set_namespaces(Some(ns));
+        linux.set_uid_mappings(Some(vec![map]));
+        linux.set_gid_mappings(Some(vec![map]));
+    }
     // Docker grants ping to every group ("0 2147483647") when it has not set up a user
     // namespace itself; inside ours only groups 0-65535 exist, and the kernel refuses a range
     // of unmapped groups.
@@ -124,8 +136,15 @@ fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
         }
     }
     spec.set_linux(Some(linux));
+    let how = match &ctx.host.userns_join {
+        Some(p) => format!(
+            "joined the user namespace {} of the container whose namespaces it shares",
+            p.display()
+        ),
+        None => "added a user namespace".to_string(),
+    };
     out.change(format!(
-        "added a user namespace: container IDs 0-{} are host IDs {}-{}",
+        "{how}: container IDs 0-{} are host IDs {}-{}",
         range.size - 1,
         range.host_start,
         range.host_start as u64 + range.size as u64 - 1
