@@ -25,6 +25,9 @@ fi
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > "$rootfs/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
 chmod 1777 "$rootfs/tmp"
+# A root-only file, as images have (/etc/shadow): root in the container must read it.
+printf 'secret\n' > "$rootfs/etc/secret-0600"
+chmod 0600 "$rootfs/etc/secret-0600"
 rm -f "$dir/config.json"
 "$hardened" spec --bundle "$dir"
 if [ $# -gt 0 ]; then

@@ -10,3 +10,4 @@ pub mod pipeline;
 pub mod policy;
 pub mod sealed;
 pub mod seccomp;
+pub mod userns;

@@ -77,7 +77,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Events(a) => cmd::events::events(&ctx()?, a).map(|_| 0),
         Command::Spec(a) => cmd::spec::spec(a).map(|_| 0),
         Command::Features => cmd::features::features().map(|_| 0),
-        Command::Check(a) => cmd::check::check(&policy, a),
+        Command::Check(a) => cmd::check::check(&policy, &g.root, a),
         Command::Policy(p) => cmd::policy::policy(&policy, p),
         Command::Checkpoint(_) => cmd::unsupported::unsupported("checkpoint").map(|_| 0),
         Command::Restore(_) => cmd::unsupported::unsupported("restore").map(|_| 0),

@@ -21,6 +21,8 @@ use crate::policy::{self, ExecVerdict, HostFacts, Input, Mode, Policy, Refusal, 
 pub enum PipelineError {
     #[error("{0}")]
     Unsafe(String),
+    #[error(transparent)]
+    Userns(#[from] crate::userns::alloc::AllocError),
     #[error("{}", refusal_message(.0))]
     Refused(Vec<Refusal>),
 }
@@ -122,6 +124,9 @@ pub fn host_facts(spec: &Spec) -> HostFacts {
     HostFacts {
         host_namespace_paths,
         canonical_sources,
+        userns_range: None,
+        userns_join: None,
+        userns_blocked: None,
     }
 }
 
@@ -172,20 +177,77 @@ fn record(
     );
 }
 
-/// Run a container spec through the runtime checks and the policy.
+/// Whether the policy will give `spec` a user namespace of its own (a range must be allocated).
+pub fn wants_userns(policy: &Policy, spec: &Spec, host: &HostFacts) -> bool {
+    policy.mode != Mode::Permissive
+        && !policy::rules::user_namespace::has_user_namespace(spec)
+        && !policy::rules::user_namespace::shares_host_namespace(spec, host)
+        && !policy::rules::privileged::is_privileged(spec)
+        && policy.rules_for(spec).is_some_and(|r| r.user_namespace)
+}
+
+/// The user namespace a container gets from the policy.
+pub struct UsernsPlan {
+    pub range: crate::userns::IdRange,
+    /// The range allocated for it (its lock held until the process exits); None when it joins
+    /// the user namespace of another container.
+    pub allocation: Option<crate::userns::alloc::Allocation>,
+    /// Namespaces to enter before the user namespace is made (see `userns::join`).
+    pub prejoin: Vec<(oci_spec::runtime::LinuxNamespaceType, std::path::PathBuf)>,
+}
+
+/// A verdict, and the user namespace planned for it.
+pub struct Prepared {
+    pub verdict: Verdict,
+    pub userns: Option<UsernsPlan>,
+}
+
+/// Run a container spec through the runtime checks and the policy. `root` is the state root
+/// (where user-namespace ranges are allocated).
 pub fn prepare_container(
     policy: &Policy,
     spec: &Spec,
     id: &str,
     bundle: Option<&Path>,
-) -> Result<Verdict, PipelineError> {
+    root: &Path,
+) -> Result<Prepared, PipelineError> {
     if let Some(process) = spec.process() {
         check_process_safety(process)?;
+    }
+    let mut host = host_facts(spec);
+    let mut userns = None;
+    if wants_userns(policy, spec, &host) {
+        let joins =
+            crate::userns::join::inspect(spec, &host.host_namespace_paths).map_err(|e| {
+                PipelineError::Unsafe(format!("cannot give container {id} a user namespace: {e}"))
+            })?;
+        if let Some(why) = joins.blocked {
+            host.userns_blocked = Some(why);
+        } else {
+            let pool = crate::userns::alloc::pool_of(&policy.user_namespace)?;
+            let (range, allocation) = match joins.donor {
+                Some((path, range)) => {
+                    crate::userns::alloc::share(root, pool, range, id)?;
+                    host.userns_join = Some(path);
+                    (range, None)
+                }
+                None => {
+                    let a = crate::userns::alloc::allocate(root, pool, id)?;
+                    (a.range, Some(a))
+                }
+            };
+            host.userns_range = Some(range);
+            userns = Some(UsernsPlan {
+                range,
+                allocation,
+                prejoin: joins.prejoin,
+            });
+        }
     }
     let input = Input {
         spec,
         container_id: id,
-        host: host_facts(spec),
+        host,
     };
     let verdict = policy::evaluate(policy, &input);
     record(
@@ -198,9 +260,12 @@ pub fn prepare_container(
         (&verdict.changes, &verdict.refusals, &verdict.warnings),
     );
     if !verdict.allowed() {
+        if userns.is_some() {
+            crate::userns::alloc::free(root, id);
+        }
         return Err(PipelineError::Refused(verdict.refusals));
     }
-    Ok(verdict)
+    Ok(Prepared { verdict, userns })
 }
 
 /// Run an `exec` process through the runtime checks and the policy of its container.

@@ -11,7 +11,7 @@ use crate::cli::Check;
 use crate::pipeline;
 use crate::policy::{self, Input, Policy};
 
-pub fn check(policy: &Policy, a: &Check) -> Result<i32> {
+pub fn check(policy: &Policy, root: &Path, a: &Check) -> Result<i32> {
     let path: &Path = &a.path;
     let spec = if path.is_dir() {
         crate::bundle::load_spec(path)?
@@ -29,10 +29,16 @@ pub fn check(policy: &Policy, a: &Check) -> Result<i32> {
             unsafe_msg = Some(e.to_string());
         }
     }
+    let mut host = pipeline::host_facts(&spec);
+    if pipeline::wants_userns(policy, &spec, &host) {
+        // The range create would most likely get (nothing is allocated).
+        let pool = crate::userns::alloc::pool_of(&policy.user_namespace)?;
+        host.userns_range = crate::userns::alloc::peek(root, pool).or_else(|| Some(pool.range(0)));
+    }
     let input = Input {
         spec: &spec,
         container_id: &a.id,
-        host: pipeline::host_facts(&spec),
+        host,
     };
     let v = policy::evaluate(policy, &input);
     let allowed = v.allowed() && unsafe_msg.is_none();

@@ -10,7 +10,12 @@ use libcontainer::workload::default::DefaultExecutor;
 
 use super::{check_systemd, Ctx};
 use crate::cli::{Create, CreateOpts};
+use oci_spec::runtime::Spec;
+
+use crate::policy::Unmappable;
+use crate::userns::{idmap, join};
 use crate::{bundle, pipeline};
+use oci_spec::runtime::LinuxNamespaceType;
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
     create_container(ctx, &args.opts, &args.id, true)?;
@@ -27,7 +32,53 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     }
     let caller = bundle::canonical_bundle(&opts.bundle)?;
     let spec = bundle::load_spec(&caller)?;
-    let verdict = pipeline::prepare_container(&ctx.policy, &spec, id, Some(&caller))?;
+    let prepared = pipeline::prepare_container(&ctx.policy, &spec, id, Some(&caller), &ctx.root)?;
+    let mut verdict = prepared.verdict;
+    // The spec later readers see (exec, state): the idmapped trees exist only in this
+    // process's private mount namespace and the container's.
+    let mut lasting: Option<Spec> = None;
+    let mut prejoin = Vec::new();
+    if let Some(plan) = prepared.userns {
+        lasting = Some(verdict.spec.clone());
+        // The user namespace the policy added: idmap the root filesystem and bind mounts, in a
+        // private mount namespace of this process that the container's is copied from.
+        let range = plan.range;
+        let idmapped = (|| -> Result<Spec> {
+            let rootfs = verdict
+                .spec
+                .root()
+                .as_ref()
+                .map(|r| caller.join(r.path()))
+                .context("the config has no root filesystem")?;
+            let rootfs = std::fs::canonicalize(&rootfs).with_context(|| {
+                format!("root filesystem {} is not accessible", rootfs.display())
+            })?;
+            idmap::private_mount_namespace()?;
+            let refuse = ctx.policy.user_namespace.unmappable_mounts == Unmappable::Refuse;
+            let (spec, outcomes) = idmap::prepare(&verdict.spec, &rootfs, range, refuse)?;
+            for (src, outcome) in outcomes {
+                if let idmap::BindOutcome::ReadOnly(why) = outcome {
+                    tracing::warn!(
+                        "the bind mount of {} is mounted read-only: it cannot be idmapped ({why}); set [user_namespace] unmappable_mounts = \"refuse\" to refuse such containers instead",
+                        src.display()
+                    );
+                }
+            }
+            Ok(spec)
+        })();
+        match idmapped {
+            Ok(s) => verdict.spec = s,
+            Err(e) => {
+                crate::userns::alloc::free(&ctx.root, id);
+                return Err(e.context(format!("prepare the user namespace of container {id}")));
+            }
+        }
+        if let Some(a) = plan.allocation {
+            a.hold();
+        }
+        prejoin = plan.prejoin;
+        without_prejoined(&mut verdict.spec, &prejoin);
+    }
     let effective: PathBuf = if verdict.changes.is_empty() {
         caller.clone()
     } else {
@@ -42,6 +93,17 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     if let Some(fd) = writable_null(2)? {
         builder = builder.with_stderr(fd);
     }
+    // Entered on this thread, which forks the container's process; left when `entered` drops.
+    let entered = match join::enter(&prejoin) {
+        Ok(e) => e,
+        Err(e) => {
+            if effective != caller {
+                bundle::remove_shadow(&ctx.root, id);
+            }
+            crate::userns::alloc::free(&ctx.root, id);
+            return Err(e.context(format!("create container {id}")));
+        }
+    };
     let built = builder
         .with_pid_file(opts.pid_file.as_ref())
         .and_then(|b| {
@@ -56,14 +118,59 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
                 .with_no_pivot(opts.no_pivot)
                 .build()
         });
+    drop(entered);
     match built {
-        Ok(c) => Ok(c),
+        Ok(c) => {
+            if let Some(spec) = lasting {
+                bundle::write_shadow(&ctx.root, id, &caller, &spec)?;
+            }
+            Ok(c)
+        }
         Err(e) => {
             if effective != caller {
                 bundle::remove_shadow(&ctx.root, id);
             }
+            crate::userns::alloc::free(&ctx.root, id);
             Err(anyhow::Error::new(e).context(format!("create container {id}")))
         }
+    }
+}
+
+/// Namespaces entered by `create` itself (`userns::join`) are inherited by the container's
+/// process: they leave the spec libcontainer sees. Its sysfs cannot be mounted then when the
+/// network namespace is one of them (sysfs needs the mounter's user namespace to own the network
+/// namespace): as runc does in that case, the host's /sys is bind-mounted read-only instead.
+fn without_prejoined(spec: &mut Spec, prejoined: &[(LinuxNamespaceType, PathBuf)]) {
+    if prejoined.is_empty() {
+        return;
+    }
+    if let Some(mut linux) = spec.linux().clone() {
+        if let Some(mut ns) = linux.namespaces().clone() {
+            ns.retain(|n| !prejoined.iter().any(|(t, _)| *t == n.typ()));
+            linux.set_namespaces(Some(ns));
+        }
+        spec.set_linux(Some(linux));
+    }
+    if !prejoined
+        .iter()
+        .any(|(t, _)| *t == LinuxNamespaceType::Network)
+    {
+        return;
+    }
+    if let Some(mut mounts) = spec.mounts().clone() {
+        for m in mounts.iter_mut() {
+            if m.typ().as_deref() == Some("sysfs") {
+                m.set_typ(Some("bind".into()));
+                m.set_source(Some(PathBuf::from("/sys")));
+                m.set_options(Some(
+                    ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                ));
+            }
+        }
+        spec.set_mounts(Some(mounts));
     }
 }
 

@@ -11,18 +11,24 @@ pub fn delete(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
             let _ = std::fs::remove_dir_all(&dir);
         }
         bundle::remove_shadow(&ctx.root, id);
+        crate::userns::alloc::free(&ctx.root, id);
         if force {
             return Ok(());
         }
         anyhow::bail!("container {id} does not exist");
     }
     let mut container = ctx.load(id)?;
-    container.delete(force).with_context(|| {
+    let deleted = container.delete(force).with_context(|| {
         format!(
             "cannot delete container {id} that is not stopped ({}): stop it first or use --force",
             container.status()
         )
-    })?;
-    bundle::remove_shadow(&ctx.root, id);
-    Ok(())
+    });
+    // What is ours goes even when libcontainer's part of a forced delete fails (a create killed
+    // half-way): the engine will not call again, and a leaked range is never reclaimed.
+    if deleted.is_ok() || force {
+        bundle::remove_shadow(&ctx.root, id);
+        crate::userns::alloc::free(&ctx.root, id);
+    }
+    deleted
 }

@@ -5,11 +5,13 @@ use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::ContainerStatus;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::signal::SigSet;
-use oci_spec::runtime::{Capability, Process, Spec, UserBuilder};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use oci_spec::runtime::{Capability, LinuxNamespaceType, Process, Spec, User, UserBuilder};
 
 use super::{run::wait_forwarding, Ctx};
 use crate::cli::Exec;
-use crate::executor::HardenedExecutor;
+use crate::executor::{HardenedExecutor, JoinUserns};
 use crate::pipeline;
 
 fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
@@ -113,6 +115,45 @@ fn load_process(path: &std::path::Path) -> Result<Process> {
     })
 }
 
+/// For a container with a user namespace of its own: open that namespace, and split `process`
+/// into what libcontainer runs (host root, capabilities untouched, so that the executor can
+/// enter the namespace) and the identity the executor takes there. libcontainer 0.7 does not
+/// join user namespaces on exec (see `crate::executor`).
+fn user_namespace_of(
+    spec: &Spec,
+    pid: i32,
+    process: Process,
+) -> Result<(Process, Option<(OwnedFd, JoinUserns)>)> {
+    let has_userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User));
+    if !has_userns {
+        return Ok((process, None));
+    }
+    let path = format!("/proc/{pid}/ns/user");
+    let fd: OwnedFd = std::fs::File::open(&path)
+        .with_context(|| format!("open the container's user namespace {path}"))?
+        .into();
+    let theirs = nix::sys::stat::fstat(fd.as_raw_fd()).with_context(|| format!("stat {path}"))?;
+    let ours = nix::sys::stat::stat("/proc/self/ns/user").context("stat /proc/self/ns/user")?;
+    if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino) {
+        return Ok((process, None));
+    }
+    let join = JoinUserns {
+        fd: fd.as_raw_fd(),
+        user: process.user().clone(),
+        capabilities: process.capabilities().clone(),
+    };
+    let mut as_root = process;
+    let mut root = User::default();
+    root.set_umask(as_root.user().umask());
+    as_root.set_user(root);
+    as_root.set_capabilities(None);
+    Ok((as_root, Some((fd, join))))
+}
+
 pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
     let container = ctx.load(&args.id)?;
     let status = container.status();
@@ -127,6 +168,10 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
         None => inline_process(&spec, args)?,
     };
     let process = pipeline::prepare_exec(&ctx.policy, &spec, &args.id, process)?;
+    let (process, exec_userns) = match container.pid() {
+        Some(pid) => user_namespace_of(&spec, pid.as_raw(), process)?,
+        None => (process, None),
+    };
 
     // Hand the process to libcontainer as a file in the container's state dir.
     let dir = ctx.container_dir(&args.id)?;
@@ -140,6 +185,10 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
 
     let executor = HardenedExecutor {
         exec_seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+        exec_userns: exec_userns.as_ref().map(|(fd, join)| JoinUserns {
+            fd: fd.as_raw_fd(),
+            ..join.clone()
+        }),
     };
     let pid = ContainerBuilder::new(args.id.clone(), SyscallType::default())
         .with_executor(executor)
@@ -157,6 +206,7 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
         })
         .with_context(|| format!("exec in container {}", args.id))?;
     drop(tmp);
+    drop(exec_userns);
 
     if args.detach {
         return Ok(0);

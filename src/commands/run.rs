@@ -32,6 +32,7 @@ pub fn run(ctx: &Ctx, args: &Run) -> Result<i32> {
         }
         let _ = container.delete(true);
         bundle::remove_shadow(&ctx.root, &args.id);
+        crate::userns::alloc::free(&ctx.root, &args.id);
         return Err(anyhow::Error::new(e).context(format!("start container {}", args.id)));
     }
     let Some(set) = forwarded else {
@@ -45,6 +46,7 @@ pub fn run(ctx: &Ctx, args: &Run) -> Result<i32> {
             .delete(true)
             .with_context(|| format!("delete container {}", args.id))?;
         bundle::remove_shadow(&ctx.root, &args.id);
+        crate::userns::alloc::free(&ctx.root, &args.id);
     }
     result
 }

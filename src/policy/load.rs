@@ -33,6 +33,8 @@ struct Typed {
     mode: Mode,
     audit_log: Option<PathBuf>,
     #[serde(default)]
+    user_namespace: super::UsernsPool,
+    #[serde(default)]
     defaults: Rules,
     #[serde(default)]
     profiles: BTreeMap<String, Rules>,
@@ -44,6 +46,8 @@ struct File {
     #[serde(default)]
     mode: Mode,
     audit_log: Option<PathBuf>,
+    #[serde(default)]
+    user_namespace: super::UsernsPool,
     #[serde(default)]
     defaults: toml::Table,
     #[serde(default)]
@@ -88,6 +92,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
             .audit_log
             .unwrap_or_else(|| Policy::default().audit_log),
         source: Some(path.to_path_buf()),
+        user_namespace: file.user_namespace,
         defaults,
         profiles,
     };
@@ -96,6 +101,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
 }
 
 fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
+    let pool = &p.user_namespace;
+    if pool.subid_user.is_none()
+        && (pool.ranges == 0
+            || pool.start < 65536
+            || (pool.start as u64) + (pool.ranges as u64) * 65536 > u32::MAX as u64)
+    {
+        return Err(invalid(
+            path,
+            format!("in [user_namespace]: start ({}) must be at least 65536 and start + ranges * 65536 must fit in 32 bits, with ranges ({}) at least 1", pool.start, pool.ranges),
+        ));
+    }
     let all = std::iter::once(("[defaults]".to_string(), &p.defaults)).chain(
         p.profiles
             .iter()

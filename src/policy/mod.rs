@@ -77,6 +77,11 @@ pub struct Rules {
     pub secrets_in_env: SecretAction,
     /// Glob patterns (`*` only, case-insensitive) of secret-looking variable names.
     pub secret_patterns: Vec<String>,
+    /// Give a container that has no user namespace one of its own, with a host ID range of its
+    /// own and an idmapped root filesystem.
+    pub user_namespace: bool,
+    /// Run a container whose (engine-given) user namespace maps host uid or gid 0.
+    pub allow_host_root_mapping: bool,
 }
 
 impl Default for Rules {
@@ -109,6 +114,44 @@ impl Default for Rules {
             ]
             .map(String::from)
             .to_vec(),
+            user_namespace: true,
+            allow_host_root_mapping: false,
+        }
+    }
+}
+
+/// What to do with a bind mount whose filesystem cannot be idmapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmappable {
+    /// Mount it read-only (the container's root cannot write files it would not own).
+    #[default]
+    Readonly,
+    /// Refuse the container.
+    Refuse,
+}
+
+/// Where the per-container host ID ranges come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsernsPool {
+    /// First host ID of the pool.
+    pub start: u32,
+    /// Number of 65536-ID ranges in the pool.
+    pub ranges: u32,
+    /// Take the pool from this user's `/etc/subuid` and `/etc/subgid` entries instead.
+    pub subid_user: Option<String>,
+    /// Bind mounts that cannot be idmapped: "readonly" or "refuse".
+    pub unmappable_mounts: Unmappable,
+}
+
+impl Default for UsernsPool {
+    fn default() -> Self {
+        UsernsPool {
+            start: 1_000_000_000,
+            ranges: 16384,
+            subid_user: None,
+            unmappable_mounts: Unmappable::Readonly,
         }
     }
 }
@@ -122,6 +165,8 @@ pub struct Policy {
     /// The file this policy came from (`None`: built-in defaults).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The pool of host ID ranges for user namespaces (`[user_namespace]`).
+    pub user_namespace: UsernsPool,
     pub defaults: Rules,
     /// Named profiles, each the defaults with the keys the operator wrote replaced.
     pub profiles: BTreeMap<String, Rules>,
@@ -133,6 +178,7 @@ impl Default for Policy {
             mode: Mode::Enforce,
             audit_log: PathBuf::from("/var/log/hardened/audit.log"),
             source: None,
+            user_namespace: UsernsPool::default(),
             defaults: Rules::default(),
             profiles: BTreeMap::new(),
         }
@@ -181,6 +227,13 @@ pub struct HostFacts {
     /// Bind-mount sources of the spec resolved through symlinks (source -> resolved path), so
     /// that a symlink cannot hide a sensitive path.
     pub canonical_sources: BTreeMap<PathBuf, PathBuf>,
+    /// The host ID range allocated (or, for `check`, that would be) for a new user namespace.
+    pub userns_range: Option<crate::userns::IdRange>,
+    /// The user namespace (`/proc/<pid>/ns/user`) of the container whose namespaces this one
+    /// joins: joined rather than made (`userns_range` is then that container's range).
+    pub userns_join: Option<PathBuf>,
+    /// Why no user namespace can be added (a joined namespace no user namespace could enter).
+    pub userns_blocked: Option<String>,
 }
 
 /// What `evaluate` looks at.
@@ -249,6 +302,13 @@ fn select_profile<'p>(
                 allow: format!("a [profiles.{name}] table in {}", policy.file_name()),
             }),
         },
+    }
+}
+
+impl Policy {
+    /// The rules that apply to `spec` (its profile's, or the defaults), if its profile exists.
+    pub fn rules_for(&self, spec: &Spec) -> Option<&Rules> {
+        select_profile(self, spec).ok().map(|(_, r)| r)
     }
 }
 

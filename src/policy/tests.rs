@@ -18,13 +18,21 @@ fn fixture(name: &str) -> Spec {
     Spec::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// As the pipeline calls it: with a host ID range allocated for a new user namespace.
 fn eval_with(policy: &Policy, spec: &Spec) -> Verdict {
+    let host = HostFacts {
+        userns_range: Some(crate::userns::IdRange {
+            host_start: 1_000_000_000,
+            size: 65536,
+        }),
+        ..Default::default()
+    };
     evaluate(
         policy,
         &Input {
             spec,
             container_id: "71430d4d7bd0",
-            host: HostFacts::default(),
+            host,
         },
     )
 }
@@ -156,6 +164,10 @@ fn host_network_namespace_by_path_is_refused() {
     let path = PathBuf::from("/tmp/hd/exec/netns/default");
     let mut host = HostFacts::default();
     host.host_namespace_paths.insert(path);
+    host.userns_range = Some(crate::userns::IdRange {
+        host_start: 1_000_000_000,
+        size: 65536,
+    });
     let v = evaluate(
         &Policy::default(),
         &Input {
@@ -502,4 +514,89 @@ proptest! {
         // mounts only grow (scratch tmpfs), none removed
         prop_assert!(out.mounts().as_ref().unwrap().len() >= spec.mounts().as_ref().unwrap().len());
     }
+}
+
+fn eval_userns(policy: &Policy, spec: &Spec) -> Verdict {
+    eval_with(policy, spec)
+}
+
+#[test]
+fn a_user_namespace_is_added_with_the_allocated_range() {
+    let v = eval_userns(&Policy::default(), &fixture("default"));
+    assert!(v.refusals.is_empty(), "{:?}", v.refusals);
+    let linux = v.spec.linux().as_ref().unwrap();
+    let ns = linux.namespaces().as_ref().unwrap();
+    assert!(ns.iter().any(|n| n.typ() == LinuxNamespaceType::User));
+    let m = &linux.uid_mappings().as_ref().unwrap()[0];
+    assert_eq!(
+        (m.container_id(), m.host_id(), m.size()),
+        (0, 1_000_000_000, 65536)
+    );
+    assert_eq!(
+        linux.gid_mappings().as_ref().unwrap()[0].host_id(),
+        1_000_000_000
+    );
+    // Docker's "every group may ping" becomes the groups that exist in the namespace.
+    assert_eq!(
+        linux.sysctl().as_ref().unwrap()["net.ipv4.ping_group_range"],
+        "0 65535"
+    );
+    // Evaluating the hardened spec again changes nothing (it has a user namespace now).
+    assert!(eval(&v.spec).changes.is_empty());
+}
+
+#[test]
+fn an_engine_user_namespace_is_honoured_but_host_root_in_it_is_refused() {
+    let mut spec = fixture("default");
+    let mut linux = spec.linux().clone().unwrap();
+    let mut ns = linux.namespaces().clone().unwrap();
+    let mut user = oci_spec::runtime::LinuxNamespace::default();
+    user.set_typ(LinuxNamespaceType::User);
+    ns.push(user);
+    linux.set_namespaces(Some(ns));
+    let map = |host: u32| {
+        oci_spec::runtime::LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(host)
+            .size(65536u32)
+            .build()
+            .unwrap()
+    };
+    linux.set_uid_mappings(Some(vec![map(200_000)]));
+    linux.set_gid_mappings(Some(vec![map(200_000)]));
+    spec.set_linux(Some(linux.clone()));
+    let v = eval_userns(&Policy::default(), &spec);
+    assert!(v.refusals.is_empty(), "{:?}", v.refusals);
+    assert_eq!(
+        v.spec
+            .linux()
+            .as_ref()
+            .unwrap()
+            .uid_mappings()
+            .as_ref()
+            .unwrap()[0]
+            .host_id(),
+        200_000
+    );
+    linux.set_uid_mappings(Some(vec![map(0)]));
+    spec.set_linux(Some(linux));
+    let v = eval_userns(&Policy::default(), &spec);
+    assert_eq!(refused_rules(&v), BTreeSet::from(["user-namespace"]));
+    assert!(v.refusals[0].allow.contains("allow_host_root_mapping"));
+}
+
+#[test]
+fn a_profile_can_turn_the_user_namespace_off() {
+    let pol = load::parse(
+        "[profiles.legacy]\nuser_namespace = false\n",
+        Path::new("/p.toml"),
+    )
+    .unwrap();
+    let mut spec = fixture("default");
+    spec.set_annotations(Some(
+        [(PROFILE_ANNOTATION.to_string(), "legacy".to_string())].into(),
+    ));
+    let v = eval_with(&pol, &spec);
+    assert!(v.refusals.is_empty());
+    assert!(!rules::user_namespace::has_user_namespace(&v.spec));
 }

@@ -14,6 +14,7 @@ pub mod readonly_rootfs;
 pub mod seccomp;
 pub mod secrets_env;
 pub mod sensitive_mounts;
+pub mod user_namespace;
 
 use oci_spec::runtime::{Process, Spec};
 
@@ -82,6 +83,7 @@ pub struct Rule {
 /// Every container rule, in the order they run.
 pub const RULES: &[Rule] = &[
     privileged::RULE,
+    user_namespace::RULE,
     capabilities::RULE,
     no_new_privileges::RULE,
     host_namespaces::RULE,

@@ -1,0 +1,418 @@
+//! User namespaces by default, seen from inside the containers and from the host.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{docker, image, run, test_env, unique, DockerContainer, Sandbox};
+
+/// (container start, host start, size) of the first line of a uid_map.
+fn parse_map(text: &str) -> (u64, u64, u64) {
+    let f: Vec<u64> = text
+        .split_whitespace()
+        .take(3)
+        .map(|n| n.parse().expect("number"))
+        .collect();
+    (f[0], f[1], f[2])
+}
+
+fn host_uid_of(pid: i32) -> u32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|u| u.parse().ok())
+        .expect("Uid line")
+}
+
+fn docker_pid(name: &str) -> i32 {
+    run(docker().args(["inspect", "-f", "{{.State.Pid}}", name]))
+        .stdout
+        .trim()
+        .parse()
+        .expect("pid")
+}
+
+fn docker_detached(name: &str, flags: &[&str]) {
+    let out = run(docker()
+        .args([
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--runtime",
+            "hardened",
+            "--network",
+            "none",
+        ])
+        .args(flags)
+        .arg(image())
+        .args(["sleep", "300"]));
+    assert!(out.ok(), "{out:?}");
+}
+
+fn ranges_dir() -> PathBuf {
+    PathBuf::from(test_env("HARDENED_TEST_DAEMON_DIR")).join("exec/runtime-runc/moby/.userns")
+}
+
+fn range_owners() -> BTreeSet<String> {
+    std::fs::read_dir(ranges_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|s| s.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn docker_containers_run_as_an_unprivileged_host_user_with_images_unchanged() {
+    let a = unique("ua");
+    let _ga = DockerContainer(a.clone());
+    docker_detached(&a, &[]);
+    let inside = |script: &str| {
+        let out = run(docker().args(["exec", &a, "sh", "-c", script]));
+        assert!(out.ok(), "{script}: {out:?}");
+        out.stdout
+    };
+    let (c, h, n) = parse_map(&inside("cat /proc/self/uid_map"));
+    assert_eq!(c, 0);
+    assert!(h >= 65536, "host start {h}");
+    assert_eq!(n, 65536);
+    assert_eq!(parse_map(&inside("cat /proc/self/gid_map")).1, h);
+    // Files keep the owners the image gave them, and root reads a root-only file.
+    assert_eq!(inside("stat -c %u /bin/busybox").trim(), "0");
+    assert_eq!(inside("cat /etc/secret-0600").trim(), "secret");
+    assert_eq!(inside("id -u").trim(), "0");
+    // On the host, the container's PID 1 is the unprivileged user of its range.
+    let pid = docker_pid(&a);
+    assert_eq!(host_uid_of(pid) as u64, h);
+    // docker exec joins the user namespace; -u 1000 is uid 1000 inside, h+1000 outside.
+    let out = run(docker().args([
+        "exec",
+        "-u",
+        "1000",
+        &a,
+        "sh",
+        "-c",
+        "id -u; sleep 2 & cat /proc/$!/status | grep Uid",
+    ]));
+    assert!(out.stdout.starts_with("1000"), "{out:?}");
+    // docker top shows the host-side IDs.
+    let top = run(docker().args(["top", &a, "-o", "uid,pid,comm"]));
+    assert!(top.stdout.contains(&h.to_string()), "{top:?}");
+    // The container's id holds a range.
+    let id = run(docker().args(["inspect", "-f", "{{.Id}}", &a]))
+        .stdout
+        .trim()
+        .to_string();
+    assert!(range_owners().contains(&id), "{:?}", range_owners());
+    // A second container gets a disjoint range.
+    let b = unique("ub");
+    let _gb = DockerContainer(b.clone());
+    docker_detached(&b, &[]);
+    let out = run(docker().args(["exec", &b, "cat", "/proc/self/uid_map"]));
+    let (_, h2, n2) = parse_map(&out.stdout);
+    assert!(
+        h2 + n2 <= h || h + n <= h2,
+        "ranges overlap: {h}+{n} and {h2}+{n2}"
+    );
+    // docker rm frees the range.
+    assert!(run(docker().args(["rm", "-f", &a])).ok());
+    assert!(
+        !range_owners().contains(&id),
+        "range of {id} not freed: {:?}",
+        range_owners()
+    );
+}
+
+#[test]
+fn a_file_written_by_container_root_into_a_volume_is_root_owned_on_the_host() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vol = format!("{}:/data", dir.path().display());
+    let name = unique("uvol");
+    let _g = DockerContainer(name.clone());
+    let out = run(docker()
+        .args([
+            "run",
+            "--name",
+            &name,
+            "--runtime",
+            "hardened",
+            "--network",
+            "none",
+            "-v",
+            &vol,
+        ])
+        .arg(image())
+        .args([
+            "sh",
+            "-c",
+            "echo hi > /data/f && stat -c %u /data/f && cat /proc/self/uid_map",
+        ]));
+    assert!(out.ok(), "{out:?}");
+    assert!(out.stdout.starts_with("0\n"), "inside: {out:?}");
+    let (_, h, _) = parse_map(out.stdout.lines().nth(1).unwrap_or_default());
+    assert!(h >= 65536, "{out:?}");
+    let meta = std::fs::metadata(dir.path().join("f")).expect("the file on the host");
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (0, 0),
+        "idmapped volume: container root is root's files"
+    );
+}
+
+/// `hardened create` (enforcing) of many containers at once: disjoint ranges.
+#[test]
+fn fifty_parallel_creates_never_share_a_range() {
+    let sb = Sandbox::new();
+    let b = sb.bundle("b", &["sleep", "300"]);
+    let ids: Vec<String> = (0..50)
+        .map(|i| format!("par-{}-{i}", std::process::id()))
+        .collect();
+    std::thread::scope(|s| {
+        for id in &ids {
+            let sb = &sb;
+            let b = &b;
+            s.spawn(move || {
+                // The container's init inherits create's stdio and keeps it open: no pipes
+                // (a captured stdout would never reach EOF); stderr goes to a file.
+                let err_path = sb.dir.path().join(format!("{id}.stderr"));
+                let err = std::fs::File::create(&err_path).expect("stderr file");
+                let status = sb
+                    .hardened_enforcing()
+                    .args(["create", "-b"])
+                    .arg(b)
+                    .arg(id)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(err)
+                    .status()
+                    .expect("spawn create");
+                let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+                assert!(status.success(), "{id}: {status} {stderr}");
+            });
+        }
+    });
+    let mut starts = BTreeSet::new();
+    for id in &ids {
+        let st = run(sb.hardened().args(["state", id]));
+        let v: serde_json::Value = serde_json::from_str(&st.stdout).expect("state JSON");
+        let pid = v["pid"].as_i64().expect("pid");
+        let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).expect("uid_map");
+        let (_, h, n) = parse_map(&map);
+        assert_eq!(n, 65536);
+        assert!(starts.insert(h), "{id} shares host range {h}");
+    }
+    for id in &ids {
+        assert!(run(sb.hardened().args(["delete", "--force", id])).ok());
+    }
+    // Range files are named by their index (".lock" serialises sharers).
+    let left: Vec<_> = std::fs::read_dir(sb.root().join(".userns"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name() != ".lock")
+        .collect();
+    assert!(left.is_empty(), "ranges not freed: {left:?}");
+}
+
+fn mount_lines() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn sigkill_in_the_middle_of_create_leaks_no_range_and_no_mount() {
+    let sb = Sandbox::new();
+    // A pool of one range: the next create only succeeds if the killed one's range comes back.
+    let policy = sb.dir.path().join("one-range.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "audit_log = {:?}\n[user_namespace]\nstart = 1500000000\nranges = 1\n",
+            sb.audit_log().display().to_string()
+        ),
+    )
+    .expect("policy");
+    let b = sb.bundle("b", &["true"]);
+    let mounts_before = mount_lines();
+    for (i, delay_ms) in [0u64, 2, 5, 10, 20, 40].iter().enumerate() {
+        let id = format!("killed-{i}");
+        let mut child = Command::new(common::hardened_bin())
+            .arg("--root")
+            .arg(sb.root())
+            .arg("--policy")
+            .arg(&policy)
+            .args(["create", "-b"])
+            .arg(&b)
+            .arg(&id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn create");
+        std::thread::sleep(Duration::from_millis(*delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // What an engine does after a failed create.
+        let del = run(sb.hardened().args(["delete", "--force", &id]));
+        eprintln!("delete --force {id}: {del:?}");
+    }
+    // The pool's one range is free again: a create gets it.
+    let out = run(Command::new(common::hardened_bin())
+        .arg("--root")
+        .arg(sb.root())
+        .arg("--policy")
+        .arg(&policy)
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg("after"));
+    assert!(
+        out.ok(),
+        "the range leaked: {out:?}; ranges: {:?}",
+        std::fs::read_dir(sb.root().join(".userns"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| (
+                e.file_name(),
+                std::fs::read_to_string(e.path()).unwrap_or_default()
+            ))
+            .collect::<Vec<_>>()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mount_lines() != mounts_before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(mount_lines(), mounts_before, "mounts leaked on the host");
+    assert!(!Path::new(&sb.root().join(".userns/0")).exists());
+}
+
+fn ns_link(pid: i32, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .expect("ns link")
+        .display()
+        .to_string()
+}
+
+/// Docker `--network/--ipc/--pid container:X`: a process in a new user namespace could not
+/// enter X's namespaces; the container joins X's user namespace and shares its range, which
+/// stays taken for as long as either lives.
+#[test]
+fn containers_joining_another_containers_namespaces_share_its_user_namespace() {
+    let donor = unique("udonor");
+    let _gd = DockerContainer(donor.clone());
+    docker_detached(&donor, &["--ipc", "shareable"]);
+    let dpid = docker_pid(&donor);
+    let with = format!("container:{donor}");
+    let joiner = unique("ujoin");
+    let _gj = DockerContainer(joiner.clone());
+    // Its pid namespace too (a container that would die with the donor: not kept below).
+    let out = run(docker()
+        .args(["run", "--rm", "--runtime", "hardened", "--network", "none"])
+        .args(["--pid", &with])
+        .arg(image())
+        .args([
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/user; readlink /proc/self/ns/pid",
+        ]));
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        vec![ns_link(dpid, "user"), ns_link(dpid, "pid")],
+        "{out:?}"
+    );
+    let out = run(docker()
+        .args(["run", "-d", "--name", &joiner, "--runtime", "hardened"])
+        .args(["--network", &with, "--ipc", &with])
+        .arg(image())
+        .args(["sleep", "300"]));
+    assert!(out.ok(), "{out:?}");
+    let jpid = docker_pid(&joiner);
+    for kind in ["user", "net", "ipc"] {
+        assert_eq!(ns_link(jpid, kind), ns_link(dpid, kind), "{kind} namespace");
+    }
+    assert_ne!(
+        ns_link(jpid, "user"),
+        ns_link(std::process::id() as i32, "user")
+    );
+    assert!(host_uid_of(jpid) >= 65536);
+    // exec into the joiner also lands in the shared user namespace.
+    let inside = run(docker().args(["exec", &joiner, "readlink", "/proc/self/ns/user"]));
+    assert_eq!(inside.stdout.trim(), ns_link(dpid, "user"), "{inside:?}");
+    // The donor goes first: the range passes to the joiner and is not handed out.
+    let jid = run(docker().args(["inspect", "-f", "{{.Id}}", &joiner]))
+        .stdout
+        .trim()
+        .to_string();
+    assert!(run(docker().args(["rm", "-f", &donor])).ok());
+    assert!(range_owners().contains(&jid), "{:?}", range_owners());
+    assert!(run(docker().args(["rm", "-f", &joiner])).ok());
+    assert!(!range_owners().contains(&jid), "{:?}", range_owners());
+}
+
+/// A network namespace made by the engine in the host's user namespace (as containerd's CRI
+/// makes a pod's before its sandbox): entered before the container's user namespace is made;
+/// sysfs is then the host's /sys, read-only (as runc does).
+#[test]
+fn a_network_namespace_made_by_the_engine_is_entered_before_the_user_namespace() {
+    let sb = Sandbox::new();
+    let netns = sb.dir.path().join("netns");
+    std::fs::write(&netns, "").expect("netns file");
+    let mut arg = std::ffi::OsString::from("--net=");
+    arg.push(&netns);
+    let out = run(Command::new("unshare").arg(&arg).arg("true"));
+    assert!(out.ok(), "unshare: {out:?}");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _u = Unmount(netns.clone());
+    let ino = std::fs::metadata(&netns).expect("netns").ino();
+    let b = sb.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; readlink /proc/self/ns/net; touch /sys/x 2>&1; true",
+        ],
+    );
+    sb.edit_config(
+        &b,
+        &format!(
+            r#"(.linux.namespaces[] | select(.type == "network")) |= {{"type": "network", "path": "{}"}}"#,
+            netns.display()
+        ),
+    );
+    let out = run(sb
+        .hardened_enforcing()
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg(unique("prejoin")));
+    assert!(out.ok(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let (_, h, _) = parse_map(lines.first().copied().unwrap_or_default());
+    assert!(h >= 65536, "{out:?}");
+    assert_eq!(
+        lines.get(1).copied(),
+        Some(format!("net:[{ino}]").as_str()),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("Read-only file system"), "{out:?}");
+}

@@ -1,0 +1,578 @@
+//! Idmapped mounts, so that images work unchanged under a user namespace: inside the container
+//! every file has the owner the image gave it, and nothing is copied or chowned (the cost does
+//! not grow with the image).
+//!
+//! All of it happens in a private mount namespace of the runtime process, made just before the
+//! container is created: the container's mount namespace is a copy of it, and the host never
+//! sees these mounts, so nothing is left behind, even when the runtime is killed mid-create.
+//! The idmapped trees are attached in a tmpfs mounted (in that namespace only) on
+//! `/run/hardened-idmap`, an empty directory on the host, mode 0711: the container's root
+//! (an unprivileged host ID) must be able to reach them, and the engines' state directories
+//! that hold the original root filesystem and bind sources are not searchable by it.
+//!
+//! - a root filesystem that is a directory (a bundle's `rootfs`) gets an idmapped clone of
+//!   itself mounted over it (`open_tree(OPEN_TREE_CLONE)` + `mount_setattr(MOUNT_ATTR_IDMAP)`);
+//! - an overlayfs root filesystem (Docker's `merged`) cannot be idmapped itself (`EINVAL`): a new
+//!   overlay is mounted over it from idmapped clones of its layers (each lower directory, and the
+//!   layer directory that holds the upper and work directories), with `index=off` as Docker's;
+//! - bind mounts (volumes, `/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`, `/dev/shm`) get
+//!   idmapped clones of their sources, attached in a scratch tmpfs, and the spec points to them.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+
+use super::IdRange;
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn cpath(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).context("path contains a NUL byte")
+}
+
+fn errno(what: String) -> anyhow::Error {
+    anyhow::Error::new(std::io::Error::last_os_error()).context(what)
+}
+
+/// A user namespace with the container's mapping, for `MOUNT_ATTR_IDMAP`: a child process
+/// unshares one, we write its maps, keep a descriptor of it, and let the child go.
+pub fn userns_fd(range: IdRange) -> Result<OwnedFd> {
+    let mut ready = [0 as RawFd; 2];
+    let mut release = [0 as RawFd; 2];
+    unsafe {
+        if libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) != 0
+            || libc::pipe2(release.as_mut_ptr(), libc::O_CLOEXEC) != 0
+        {
+            return Err(errno("pipe".into()));
+        }
+    }
+    let (ready_r, ready_w) = unsafe {
+        (
+            OwnedFd::from_raw_fd(ready[0]),
+            OwnedFd::from_raw_fd(ready[1]),
+        )
+    };
+    let (release_r, release_w) = unsafe {
+        (
+            OwnedFd::from_raw_fd(release[0]),
+            OwnedFd::from_raw_fd(release[1]),
+        )
+    };
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(errno("fork".into()));
+    }
+    if pid == 0 {
+        // Child: only async-signal-safe calls. Close the parent's ends first, or the read
+        // below would never see the end of the release pipe.
+        unsafe {
+            libc::close(release_w.as_raw_fd());
+            libc::close(ready_r.as_raw_fd());
+            let ok: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
+                1
+            } else {
+                0
+            };
+            libc::write(
+                ready_w.as_raw_fd(),
+                &ok as *const u8 as *const libc::c_void,
+                1,
+            );
+            let mut b = 0u8;
+            libc::read(
+                release_r.as_raw_fd(),
+                &mut b as *mut u8 as *mut libc::c_void,
+                1,
+            );
+            libc::_exit(0);
+        }
+    }
+    drop(ready_w);
+    drop(release_r);
+    let result = (|| -> Result<OwnedFd> {
+        let mut ok = 0u8;
+        let n = unsafe {
+            libc::read(
+                ready_r.as_raw_fd(),
+                &mut ok as *mut u8 as *mut libc::c_void,
+                1,
+            )
+        };
+        if n != 1 || ok != 1 {
+            bail!(
+                "create a user namespace for the idmapped mounts (unshare(CLONE_NEWUSER) failed)"
+            );
+        }
+        let map = format!("0 {} {}\n", range.host_start, range.size);
+        std::fs::write(format!("/proc/{pid}/uid_map"), &map).context("write uid_map")?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), &map).context("write gid_map")?;
+        let f = std::fs::File::open(format!("/proc/{pid}/ns/user"))
+            .context("open the user namespace")?;
+        Ok(f.into())
+    })();
+    drop(release_w);
+    unsafe {
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    result
+}
+
+/// A detached, idmapped clone of the tree at `path` (`recursive`: with its submounts).
+pub fn idmapped_clone(path: &Path, userns: &OwnedFd, recursive: bool) -> Result<OwnedFd> {
+    clone_tree(path, Some(userns), recursive, false)
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+/// A detached clone of the tree at `path`: idmapped with `userns`, and/or read-only. A
+/// read-only bind is made read-only here, on the clone, because libcontainer's read-only
+/// remount of a bind inside a user namespace drops the mount's locked flags and fails (EPERM).
+pub fn clone_tree(
+    path: &Path,
+    userns: Option<&OwnedFd>,
+    recursive: bool,
+    readonly: bool,
+) -> Result<OwnedFd> {
+    let c = cpath(path)?;
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | if recursive { AT_RECURSIVE } else { 0 };
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(errno(format!("open_tree({})", path.display())));
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let attr = MountAttr {
+        attr_set: if userns.is_some() {
+            MOUNT_ATTR_IDMAP
+        } else {
+            0
+        } | if readonly { MOUNT_ATTR_RDONLY } else { 0 },
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.map(|u| u.as_raw_fd() as u64).unwrap_or(0),
+    };
+    if attr.attr_set == 0 {
+        return Ok(fd);
+    }
+    let set_flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { AT_RECURSIVE } else { 0 };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            set_flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(errno(format!(
+            "idmap {} (mount_setattr(MOUNT_ATTR_IDMAP); its filesystem may not support idmapped mounts)",
+            path.display()
+        )));
+    }
+    Ok(fd)
+}
+
+/// Attach a detached mount at `target`.
+fn attach(mnt: &OwnedFd, target: &Path) -> Result<()> {
+    let t = cpath(target)?;
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r < 0 {
+        return Err(errno(format!("move_mount to {}", target.display())));
+    }
+    Ok(())
+}
+
+/// Give this process a private mount namespace (only for the rest of this command).
+pub fn private_mount_namespace() -> Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .context("unshare a private mount namespace for the idmapped mounts")?;
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("make the private mount namespace private")?;
+    Ok(())
+}
+
+/// An overlayfs mount point: its lower directories, upper and work directories.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Overlay {
+    pub lower: Vec<PathBuf>,
+    pub upper: Option<PathBuf>,
+    pub work: Option<PathBuf>,
+}
+
+fn unescape(s: &str) -> String {
+    // mountinfo escapes space, tab, newline and backslash as \ooo.
+    let mut out = String::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| c.is_ascii_digit()) {
+            let v = u8::from_str_radix(&s[i + 1..i + 4], 8).unwrap_or(b'?');
+            out.push(v as char);
+            i += 4;
+        } else {
+            out.push(b[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The overlay mounted at `mount_point`, from `/proc/self/mountinfo` text. Relative layer paths
+/// (Docker's `l/<short>` links) are resolved against `mount_point/../..`.
+pub fn find_overlay(mountinfo: &str, mount_point: &Path) -> Option<Overlay> {
+    let line = mountinfo.lines().rev().find(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        f.len() > 4 && Path::new(&unescape(f[4])) == mount_point
+    })?;
+    let (_, post) = line.split_once(" - ")?;
+    let mut parts = post.splitn(3, ' ');
+    if parts.next()? != "overlay" {
+        return None;
+    }
+    let _source = parts.next()?;
+    let options = parts.next()?;
+    let base = mount_point.parent()?.parent()?;
+    let resolve = |p: &str| {
+        let p = PathBuf::from(unescape(p));
+        if p.is_absolute() {
+            p
+        } else {
+            base.join(p)
+        }
+    };
+    let mut ov = Overlay {
+        lower: Vec::new(),
+        upper: None,
+        work: None,
+    };
+    for opt in options.split(',') {
+        if let Some(v) = opt.strip_prefix("lowerdir=") {
+            ov.lower
+                .extend(v.split(':').filter(|s| !s.is_empty()).map(resolve));
+        } else if let Some(v) = opt.strip_prefix("lowerdir+=") {
+            ov.lower.push(resolve(v));
+        } else if let Some(v) = opt.strip_prefix("upperdir=") {
+            ov.upper = Some(resolve(v));
+        } else if let Some(v) = opt.strip_prefix("workdir=") {
+            ov.work = Some(resolve(v));
+        }
+    }
+    (!ov.lower.is_empty()).then_some(ov)
+}
+
+/// Scratch space (a tmpfs in the private mount namespace) where idmapped clones are attached.
+struct Scratch {
+    dir: PathBuf,
+    n: usize,
+}
+
+impl Scratch {
+    fn new(dir: PathBuf) -> Result<Self> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+            Some("mode=711,size=64k"),
+        )
+        .context("mount the scratch tmpfs for idmapped mounts")?;
+        Ok(Scratch { dir, n: 0 })
+    }
+
+    /// A new mount point (a directory, or a file for a file source).
+    fn point(&mut self, is_dir: bool) -> Result<PathBuf> {
+        self.n += 1;
+        let p = self.dir.join(format!("m{}", self.n));
+        if is_dir {
+            std::fs::create_dir(&p)?;
+        } else {
+            std::fs::File::create(&p)?;
+        }
+        Ok(p)
+    }
+}
+
+/// What happened to one bind mount.
+#[derive(Debug)]
+pub enum BindOutcome {
+    Idmapped,
+    /// Not idmappable: made read-only (policy) with this reason.
+    ReadOnly(String),
+}
+
+/// Where the idmapped trees are attached (in the private mount namespace).
+pub const SCRATCH_DIR: &str = "/run/hardened-idmap";
+
+/// Prepare the root filesystem and the bind mounts of `spec` (its rootfs at `rootfs`) for a
+/// container whose user namespace maps container 0 to `range`. Must run in a private mount
+/// namespace (`private_mount_namespace`). Returns the spec with the root path and the bind
+/// sources pointing to the idmapped trees.
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    range: IdRange,
+    refuse_unmappable: bool,
+) -> Result<(Spec, Vec<(PathBuf, BindOutcome)>)> {
+    let userns = userns_fd(range)?;
+    let scratch_dir = PathBuf::from(SCRATCH_DIR);
+    if !scratch_dir.exists() {
+        std::fs::create_dir_all(&scratch_dir)
+            .with_context(|| format!("create {}", scratch_dir.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&scratch_dir, std::fs::Permissions::from_mode(0o711))?;
+    }
+    let mut scratch = Scratch::new(scratch_dir)?;
+    let new_root = scratch.point(true)?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
+
+    // The root filesystem.
+    if let Some(ov) = find_overlay(&mountinfo, rootfs) {
+        // The new overlay is read-only (its creator, host root, has no ID in the idmapped
+        // upper layer): create the mount points first, on the original, as runc would.
+        for m in spec.mounts().iter().flatten() {
+            let file = m.source().as_ref().is_some_and(|s| s.is_file());
+            if let Err(e) = create_mount_point(rootfs, m.destination(), file) {
+                tracing::debug!("mount point {}: {e}", m.destination().display());
+            }
+        }
+        let mut lowers = Vec::new();
+        for l in &ov.lower {
+            let m = idmapped_clone(l, &userns, false)?;
+            let p = scratch.point(true)?;
+            attach(&m, &p)?;
+            lowers.push(p);
+        }
+        let mut fs_opts: Vec<(&str, String)> = vec![(
+            "lowerdir",
+            lowers
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":"),
+        )];
+        if let (Some(upper), Some(work)) = (&ov.upper, &ov.work) {
+            // The layer directory that holds both.
+            let layer = upper
+                .parent()
+                .filter(|p| work.parent() == Some(*p))
+                .context(
+                    "the overlay's upper and work directories are not in one layer directory",
+                )?;
+            let m = idmapped_clone(layer, &userns, false)?;
+            let p = scratch.point(true)?;
+            attach(&m, &p)?;
+            let rel = |x: &Path| p.join(x.strip_prefix(layer).unwrap_or(x));
+            fs_opts.push(("upperdir", rel(upper).display().to_string()));
+            fs_opts.push(("workdir", rel(work).display().to_string()));
+        }
+        fs_opts.push(("index", "off".into()));
+        let m = new_overlay(&fs_opts)?;
+        attach(&m, &new_root).context("mount the idmapped overlay of the root filesystem")?;
+    } else {
+        let m = idmapped_clone(rootfs, &userns, true)?;
+        attach(&m, &new_root).context("mount the idmapped root filesystem")?;
+    }
+    let mut spec = spec.clone();
+    if let Some(mut root) = spec.root().clone() {
+        root.set_path(new_root);
+        spec.set_root(Some(root));
+    }
+
+    // Bind mounts.
+    let mut outcomes = Vec::new();
+    if let Some(mut mounts) = spec.mounts().clone() {
+        for m in mounts.iter_mut() {
+            if !crate::policy::rules::sensitive_mounts::is_bind(m) {
+                continue;
+            }
+            let Some(src) = m.source().clone() else {
+                continue;
+            };
+            let is_dir = src.is_dir();
+            let recursive = m.options().iter().flatten().any(|o| o == "rbind");
+            match idmapped_clone(&src, &userns, recursive) {
+                Ok(clone) => {
+                    let p = scratch.point(is_dir)?;
+                    attach(&clone, &p)?;
+                    m.set_source(Some(p));
+                    outcomes.push((src, BindOutcome::Idmapped));
+                }
+                Err(e) => {
+                    if refuse_unmappable {
+                        bail!(
+                            "the bind mount of {} cannot be idmapped ({e:#}): refused by policy (userns_unmappable_mounts = \"refuse\"); set it to \"readonly\" to mount it read-only instead",
+                            src.display()
+                        );
+                    }
+                    // Not idmappable: a read-only clone (made read-only here, see clone_tree).
+                    let clone = clone_tree(&src, None, recursive, true)?;
+                    let p = scratch.point(is_dir)?;
+                    attach(&clone, &p)?;
+                    m.set_source(Some(p));
+                    let opts: Vec<String> = m
+                        .options()
+                        .iter()
+                        .flatten()
+                        .filter(|o| *o != "ro" && *o != "rw")
+                        .cloned()
+                        .collect();
+                    m.set_options(Some(opts));
+                    outcomes.push((src, BindOutcome::ReadOnly(format!("{e:#}"))));
+                }
+            }
+        }
+        spec.set_mounts(Some(mounts));
+    }
+    Ok((spec, outcomes))
+}
+
+/// Create `dest` (a directory, or an empty file) below `rootfs` without following symlinks:
+/// a component that is a symlink stops the walk (libcontainer resolves it safely later).
+fn create_mount_point(rootfs: &Path, dest: &Path, file: bool) -> Result<()> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::{mkdirat, Mode};
+    let parts: Vec<_> = dest
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_owned()),
+            _ => None,
+        })
+        .collect();
+    let Some((last, dirs)) = parts.split_last() else {
+        return Ok(());
+    };
+    let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY;
+    let mut dir = unsafe { OwnedFd::from_raw_fd(openat(None, rootfs, flags, Mode::empty())?) };
+    let walk = |dir: &OwnedFd, name: &std::ffi::OsStr| -> Result<OwnedFd> {
+        match mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(unsafe {
+            OwnedFd::from_raw_fd(openat(Some(dir.as_raw_fd()), name, flags, Mode::empty())?)
+        })
+    };
+    for d in dirs {
+        dir = walk(&dir, d)?;
+    }
+    if file {
+        match openat(
+            Some(dir.as_raw_fd()),
+            last.as_os_str(),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_WRONLY,
+            Mode::from_bits_truncate(0o644),
+        ) {
+            Ok(fd) => drop(unsafe { OwnedFd::from_raw_fd(fd) }),
+            Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        walk(&dir, last.as_os_str())?;
+    }
+    Ok(())
+}
+
+fn new_overlay(opts: &[(&str, String)]) -> Result<OwnedFd> {
+    unsafe {
+        let fs = libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC);
+        if fs < 0 {
+            return Err(errno("fsopen(overlay)".into()));
+        }
+        let fs = OwnedFd::from_raw_fd(fs as RawFd);
+        for (k, v) in opts {
+            let k = CString::new(*k)?;
+            let v = CString::new(v.as_str())?;
+            if libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                k.as_ptr(),
+                v.as_ptr(),
+                0,
+            ) < 0
+            {
+                return Err(errno(format!("overlay option {}", k.to_string_lossy())));
+            }
+        }
+        if libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        ) < 0
+        {
+            return Err(errno("create the idmapped overlay".into()));
+        }
+        let m = libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, 0);
+        if m < 0 {
+            return Err(errno("fsmount the idmapped overlay".into()));
+        }
+        Ok(OwnedFd::from_raw_fd(m as RawFd))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_from_mountinfo() {
+        let mi = "100 30 0:50 / /var/lib/docker/overlay2/abc/merged rw,relatime - overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/X:/var/lib/docker/overlay2/l/Y,upperdir=/var/lib/docker/overlay2/abc/diff,workdir=/var/lib/docker/overlay2/abc/work,index=off\n";
+        let ov = find_overlay(mi, Path::new("/var/lib/docker/overlay2/abc/merged")).unwrap();
+        assert_eq!(
+            ov.lower,
+            vec![
+                PathBuf::from("/var/lib/docker/overlay2/l/X"),
+                PathBuf::from("/var/lib/docker/overlay2/l/Y")
+            ]
+        );
+        assert_eq!(
+            ov.upper,
+            Some(PathBuf::from("/var/lib/docker/overlay2/abc/diff"))
+        );
+        let rel = "1 2 0:5 / /d/overlay2/abc/merged rw - overlay overlay rw,lowerdir=l/X:l/Y,upperdir=/d/overlay2/abc/diff,workdir=/d/overlay2/abc/work\n";
+        let ov = find_overlay(rel, Path::new("/d/overlay2/abc/merged")).unwrap();
+        assert_eq!(ov.lower[0], PathBuf::from("/d/overlay2/l/X"));
+        assert!(find_overlay(mi, Path::new("/elsewhere")).is_none());
+    }
+}

@@ -1,0 +1,237 @@
+//! The namespaces a container joins by path, seen from the user namespaces that own them.
+//!
+//! A process in a new user namespace may only join namespaces that user namespace owns. So a
+//! container that gets a user namespace and also joins namespaces of someone else needs care:
+//!
+//! - namespaces of another container that has a user namespace (Docker `--network container:X`,
+//!   the containers of a Kubernetes pod joining the sandbox's ipc and uts): the container joins
+//!   that user namespace too, and shares its host ID range;
+//! - network, ipc or uts namespaces owned by the host's user namespace that are not the host's
+//!   own (the network namespace containerd's CRI creates for a pod before its sandbox): `create`
+//!   enters them itself before the container's user namespace exists, as runc does;
+//! - other namespace types owned by the host's user namespace (`--pid container:X` of a
+//!   container without a user namespace): no user namespace can be added.
+
+use std::collections::BTreeSet;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::IdRange;
+
+/// `NS_GET_USERNS` (linux/nsfs.h): an fd of the user namespace that owns a namespace.
+const NS_GET_USERNS: libc::c_ulong = 0xb701;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Joins {
+    /// Joined namespaces owned by the host's user namespace, to enter before the container's
+    /// user namespace is made.
+    pub prejoin: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// The user namespace (`/proc/<pid>/ns/user`) and host range of the container whose
+    /// namespaces this one joins.
+    pub donor: Option<(PathBuf, IdRange)>,
+    /// Why no user namespace can be added.
+    pub blocked: Option<String>,
+}
+
+fn ns_id(m: &std::fs::Metadata) -> (u64, u64) {
+    (m.dev(), m.ino())
+}
+
+/// The (dev, inode) of the user namespace owning the namespace at `path`.
+fn owner_of(path: &Path) -> Result<(u64, u64), String> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| format!("cannot open the namespace {}: {e}", path.display()))?;
+    // SAFETY: an ioctl on an fd we own; it returns a new fd or -1.
+    let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_USERNS as _) };
+    if fd < 0 {
+        return Err(format!(
+            "cannot find the user namespace owning {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: fd is a new descriptor we own.
+    let owner = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    owner
+        .metadata()
+        .map(|m| ns_id(&m))
+        .map_err(|e| format!("stat the owner of {}: {e}", path.display()))
+}
+
+/// A one-line mapping "0 H N" (as this runtime writes them).
+fn single_range(text: &str) -> Option<IdRange> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let [line] = lines.as_slice() else {
+        return None;
+    };
+    let f: Vec<u32> = line
+        .split_whitespace()
+        .map(|n| n.parse().ok())
+        .collect::<Option<_>>()?;
+    match f.as_slice() {
+        [0, host, size] if *host != 0 => Some(IdRange {
+            host_start: *host,
+            size: *size,
+        }),
+        _ => None,
+    }
+}
+
+fn proc_pid(path: &Path) -> Option<i32> {
+    let rest = path.strip_prefix("/proc").ok()?;
+    rest.components().next()?.as_os_str().to_str()?.parse().ok()
+}
+
+/// Look at the namespaces `spec` joins by path (not the host's own: `host_paths`).
+pub fn inspect(spec: &Spec, host_paths: &BTreeSet<PathBuf>) -> Result<Joins, String> {
+    let own = std::fs::metadata("/proc/self/ns/user")
+        .map(|m| ns_id(&m))
+        .map_err(|e| format!("stat /proc/self/ns/user: {e}"))?;
+    let mut joins = Joins::default();
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for ns in &namespaces {
+        let Some(path) = ns.path() else { continue };
+        if ns.typ() == LinuxNamespaceType::User || host_paths.contains(path) {
+            continue;
+        }
+        let owner = owner_of(path)?;
+        if owner == own {
+            match ns.typ() {
+                LinuxNamespaceType::Network | LinuxNamespaceType::Ipc | LinuxNamespaceType::Uts => {
+                    joins.prejoin.push((ns.typ(), path.clone()))
+                }
+                t => {
+                    joins.blocked = Some(format!(
+                    "it joins the {t} namespace {}, which belongs to no container's user namespace",
+                    path.display()
+                ))
+                }
+            }
+            continue;
+        }
+        let not_ours = || {
+            format!(
+                "the namespace {} belongs to a user namespace that is not one container's range of this runtime; join it with an explicit user namespace (path) in the config",
+                path.display()
+            )
+        };
+        let pid = proc_pid(path).ok_or_else(not_ours)?;
+        let user = PathBuf::from(format!("/proc/{pid}/ns/user"));
+        let same = std::fs::metadata(&user).is_ok_and(|m| ns_id(&m) == owner);
+        if !same {
+            return Err(not_ours());
+        }
+        let read = |f: &str| std::fs::read_to_string(format!("/proc/{pid}/{f}")).ok();
+        let range = match (
+            read("uid_map").as_deref().and_then(single_range),
+            read("gid_map").as_deref().and_then(single_range),
+        ) {
+            (Some(u), Some(g)) if u == g => u,
+            _ => return Err(not_ours()),
+        };
+        match &joins.donor {
+            Some((p, _)) if std::fs::metadata(p).map(|m| ns_id(&m)).ok() != Some(owner) => {
+                return Err(format!(
+                    "it joins namespaces owned by two different user namespaces ({} and {})",
+                    p.display(),
+                    user.display()
+                ))
+            }
+            Some(_) => {}
+            None => joins.donor = Some((user, range)),
+        }
+    }
+    Ok(joins)
+}
+
+fn clone_flag(t: LinuxNamespaceType) -> nix::sched::CloneFlags {
+    use nix::sched::CloneFlags as F;
+    match t {
+        LinuxNamespaceType::Network => F::CLONE_NEWNET,
+        LinuxNamespaceType::Ipc => F::CLONE_NEWIPC,
+        LinuxNamespaceType::Uts => F::CLONE_NEWUTS,
+        LinuxNamespaceType::Mount => F::CLONE_NEWNS,
+        LinuxNamespaceType::Pid => F::CLONE_NEWPID,
+        LinuxNamespaceType::Cgroup => F::CLONE_NEWCGROUP,
+        LinuxNamespaceType::User => F::CLONE_NEWUSER,
+        LinuxNamespaceType::Time => F::empty(),
+    }
+}
+
+fn proc_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// The calling thread's namespaces before `enter`, to go back to after the container's
+/// process is forked (so hooks and `delete` run where they would have).
+pub struct Entered(Vec<(nix::sched::CloneFlags, OwnedFd)>);
+
+/// Enter `namespaces` on the calling thread (the one that forks the container's process).
+pub fn enter(namespaces: &[(LinuxNamespaceType, PathBuf)]) -> anyhow::Result<Entered> {
+    use anyhow::Context;
+    let mut back = Entered(Vec::new());
+    for (t, path) in namespaces {
+        let flag = clone_flag(*t);
+        let ours: OwnedFd = std::fs::File::open(format!("/proc/thread-self/ns/{}", proc_name(*t)))
+            .with_context(|| format!("open this thread's {} namespace", proc_name(*t)))?
+            .into();
+        let theirs = std::fs::File::open(path)
+            .with_context(|| format!("open the namespace {}", path.display()))?;
+        nix::sched::setns(&theirs, flag)
+            .with_context(|| format!("enter the namespace {}", path.display()))?;
+        back.0.push((flag, ours));
+    }
+    Ok(back)
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        for (flag, fd) in self.0.drain(..).rev() {
+            if let Err(e) = nix::sched::setns(&fd, flag) {
+                tracing::error!("return to the runtime's own namespace ({flag:?}): {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_range_reads_one_line_maps_only() {
+        assert_eq!(
+            single_range("         0 1000000000      65536\n"),
+            Some(IdRange {
+                host_start: 1_000_000_000,
+                size: 65536
+            })
+        );
+        assert_eq!(single_range("0 0 4294967295\n"), None);
+        assert_eq!(single_range("0 1000 1\n1 100000 65536\n"), None);
+        assert_eq!(single_range(""), None);
+    }
+
+    #[test]
+    fn proc_pid_of_namespace_paths() {
+        assert_eq!(proc_pid(Path::new("/proc/42/ns/net")), Some(42));
+        assert_eq!(proc_pid(Path::new("/var/run/netns/cni-1")), None);
+        assert_eq!(proc_pid(Path::new("/proc/self/ns/net")), None);
+    }
+}
