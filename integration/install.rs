@@ -348,3 +348,308 @@ fn containerd_loads_the_installed_handler() {
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
     assert_eq!(backups(dir.path()), 2);
 }
+
+// ---- deploy/kubernetes ----
+
+fn deploy_dir() -> PathBuf {
+    common::repo_root().join("deploy/kubernetes")
+}
+
+/// The documents of a YAML file, as JSON (PyYAML's safe loader: python3-yaml).
+fn yaml_docs(path: &Path) -> Vec<serde_json::Value> {
+    let out = run(Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))",
+        ])
+        .arg(path));
+    assert!(
+        out.ok(),
+        "{} does not parse as YAML (or python3-yaml is missing: apt-get install python3-yaml; scripts/deps.sh test): {out:?}",
+        path.display()
+    );
+    match serde_json::from_str(&out.stdout).expect("JSON from python") {
+        serde_json::Value::Array(v) => v,
+        v => panic!("not a list: {v}"),
+    }
+}
+
+fn kind<'a>(docs: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {docs:?}"))
+}
+
+fn env_of<'a>(container: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    container["env"]
+        .as_array()
+        .and_then(|e| e.iter().find(|v| v["name"] == name))
+        .unwrap_or_else(|| panic!("no env {name} in {container}"))
+}
+
+/// A `NAME=value` default of installer.sh.
+fn script_default(name: &str) -> String {
+    let script = std::fs::read_to_string(deploy_dir().join("installer.sh")).expect("installer.sh");
+    let prefix = format!("{name}=");
+    let line = script
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {name}= in installer.sh"));
+    let v = line[prefix.len()..].split_whitespace().next().unwrap_or("");
+    // ${NAME:-default} / ${NAME-default} -> default
+    match v.strip_prefix(&format!("${{{name}")) {
+        Some(rest) => rest
+            .trim_start_matches(":-")
+            .trim_start_matches('-')
+            .trim_end_matches('}')
+            .to_string(),
+        None => v.to_string(),
+    }
+}
+
+#[test]
+fn kubernetes_manifests_agree() {
+    let rc_docs = yaml_docs(&deploy_dir().join("runtimeclass.yaml"));
+    let rc = kind(&rc_docs, "RuntimeClass");
+    assert_eq!(rc["apiVersion"], "node.k8s.io/v1");
+    let handler = rc["handler"].as_str().expect("handler");
+    assert_eq!(handler, hardened::install::DEFAULT_NAME);
+    assert_eq!(rc["metadata"]["name"], handler);
+    // Scheduled where the installer put the label.
+    let label = script_default("LABEL");
+    assert_eq!(
+        rc["scheduling"]["nodeSelector"],
+        serde_json::json!({ label.as_str(): "true" })
+    );
+    let script = std::fs::read_to_string(deploy_dir().join("installer.sh")).unwrap();
+    assert!(script.contains("label '\"true\"'") && script.contains("label null"));
+
+    let inst = yaml_docs(&deploy_dir().join("installer.yaml"));
+    let uninst = yaml_docs(&deploy_dir().join("uninstall.yaml"));
+    let ns = kind(&inst, "Namespace")["metadata"]["name"].clone();
+    let sa = kind(&inst, "ServiceAccount");
+    assert_eq!(sa["metadata"]["namespace"], ns);
+    let role = kind(&inst, "ClusterRole");
+    assert!(
+        role["rules"].as_array().unwrap().iter().any(|r| {
+            r["resources"] == serde_json::json!(["nodes"])
+                && r["verbs"].as_array().unwrap().contains(&"patch".into())
+        }),
+        "the installer may not label nodes: {role}"
+    );
+    let binding = kind(&inst, "ClusterRoleBinding");
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    assert_eq!(binding["subjects"][0]["name"], sa["metadata"]["name"]);
+    assert_eq!(binding["subjects"][0]["namespace"], ns);
+
+    let mut images = Vec::new();
+    for (docs, mode) in [(&inst, "install"), (&uninst, "uninstall")] {
+        let ds = kind(docs, "DaemonSet");
+        assert_eq!(ds["metadata"]["namespace"], ns);
+        let spec = &ds["spec"]["template"]["spec"];
+        assert_eq!(spec["serviceAccountName"], sa["metadata"]["name"]);
+        assert_eq!(spec["hostPID"], true, "nsenter -t 1 needs hostPID");
+        assert_eq!(
+            ds["spec"]["selector"]["matchLabels"],
+            ds["spec"]["template"]["metadata"]["labels"]
+        );
+        let c = &spec["containers"][0];
+        assert_eq!(c["args"], serde_json::json!([mode]));
+        assert_eq!(c["securityContext"]["privileged"], true);
+        assert_eq!(env_of(c, "HANDLER")["value"], handler);
+        assert_eq!(
+            env_of(c, "NODE_NAME")["valueFrom"]["fieldRef"]["fieldPath"],
+            "spec.nodeName"
+        );
+        assert_eq!(
+            c["readinessProbe"]["exec"]["command"][2],
+            script_default("READY_FILE")
+        );
+        images.push(c["image"].clone());
+    }
+    assert_eq!(images[0], images[1]);
+
+    // The installer's mounts are where installer.sh copies to and reads from.
+    let spec = &kind(&inst, "DaemonSet")["spec"]["template"]["spec"];
+    let c = &spec["containers"][0];
+    let host_root = script_default("HOST_ROOT");
+    let volume = |name: &str| {
+        spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("no volume {name}"))
+            .clone()
+    };
+    let mounts = c["volumeMounts"].as_array().unwrap();
+    for host_dir in ["/usr/local/bin", "/etc/hardened"] {
+        let m = mounts
+            .iter()
+            .find(|m| m["mountPath"] == format!("{host_root}{host_dir}"))
+            .unwrap_or_else(|| panic!("{host_root}{host_dir} is not mounted: {c}"));
+        let v = volume(m["name"].as_str().unwrap());
+        assert_eq!(v["hostPath"]["path"], host_dir);
+    }
+    let src_policy = script_default("SRC_POLICY");
+    let m = mounts
+        .iter()
+        .find(|m| src_policy.starts_with(&format!("{}/", m["mountPath"].as_str().unwrap())))
+        .unwrap_or_else(|| panic!("{src_policy} is not mounted: {c}"));
+    let cm_name = volume(m["name"].as_str().unwrap())["configMap"]["name"].clone();
+    let cm = kind(&inst, "ConfigMap");
+    assert_eq!(cm["metadata"]["name"], cm_name);
+    assert_eq!(cm["metadata"]["namespace"], ns);
+
+    // The policy it installs is valid.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        cm["data"]["policy.toml"].as_str().expect("policy.toml"),
+    )
+    .unwrap();
+    let out = run(hardened().args(["policy", "validate"]).arg(&policy));
+    assert!(out.ok(), "the ConfigMap's policy: {out:?}");
+
+    // The image holds the binary and the script where installer.sh and the manifests look.
+    let dockerfile = std::fs::read_to_string(deploy_dir().join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains(&format!(
+        "/src/target/release/hardened {}",
+        script_default("SRC_BIN")
+    )));
+    assert!(dockerfile.contains("COPY deploy/kubernetes/installer.sh /opt/hardened/installer.sh"));
+    assert!(dockerfile.contains("ENTRYPOINT [\"/opt/hardened/installer.sh\"]"));
+}
+
+/// installer.sh, run as on a node but in a private mount namespace: /usr/local/bin is a
+/// temporary directory and /etc an overlay whose writes go to a temporary directory, so the
+/// real paths the script uses are exercised without touching the host; systemctl and curl are
+/// stubs that record their calls; containerd's config is a temporary copy of
+/// `containerd config default`.
+#[test]
+fn kubernetes_installer_script_installs_and_uninstalls() {
+    common::require_root();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    for sub in ["bin", "etc-upper", "etc-work", "stubs", "sa", "containerd"] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+    }
+    let calls = d.join("calls.log");
+    for stub in ["systemctl", "curl"] {
+        let p = d.join("stubs").join(stub);
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"{stub} $*\" >> {}\n", calls.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(d.join("sa/token"), "t0ken").unwrap();
+    std::fs::write(d.join("sa/ca.crt"), "").unwrap();
+    let policy_src = d.join("policy.toml");
+    std::fs::write(&policy_src, "mode = \"audit\"\n").unwrap();
+    let out = run(Command::new("containerd").args(["config", "default"]));
+    assert!(out.ok(), "containerd config default: {out:?}");
+    let original = out.stdout;
+    let cfg = d.join("containerd/config.toml");
+    std::fs::write(&cfg, &original).unwrap();
+
+    let script = deploy_dir().join("installer.sh");
+    let run_script = |mode: &str| -> Out {
+        let inner = format!(
+            "set -e; mount --bind {bin} /usr/local/bin; \
+             mount -t overlay overlay -o lowerdir=/etc,upperdir={up},workdir={work} /etc; \
+             exec {script} {mode}",
+            bin = d.join("bin").display(),
+            up = d.join("etc-upper").display(),
+            work = d.join("etc-work").display(),
+            script = script.display(),
+        );
+        let path = format!(
+            "{}:{}",
+            d.join("stubs").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        run(Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "bash",
+                "-c",
+                &inner,
+            ])
+            .env("PATH", path)
+            .env("NODE_NAME", "node-1")
+            .env("HOST_ROOT", "")
+            .env("HOST_NSENTER", "")
+            .env("SLEEP_AFTER", "false")
+            .env("SRC_BIN", hardened_bin())
+            .env("SRC_POLICY", &policy_src)
+            .env("SA_DIR", d.join("sa"))
+            .env("READY_FILE", d.join("ready"))
+            .env("CONTAINERD_CONFIG", &cfg)
+            .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+            .env("KUBERNETES_SERVICE_PORT", "6443"))
+    };
+    let calls_text = || std::fs::read_to_string(&calls).unwrap_or_default();
+
+    let out = run_script("install");
+    assert!(out.ok(), "installer.sh install: {out:?}");
+    assert!(d.join("ready").exists());
+    let bin = d.join("bin/hardened");
+    assert_eq!(
+        std::fs::read(&bin).expect("the binary on the node"),
+        std::fs::read(hardened_bin()).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("etc-upper/hardened/policy.toml")).unwrap(),
+        "mode = \"audit\"\n"
+    );
+    let installed = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        installed.contains("BinaryName = \"/usr/local/bin/hardened\""),
+        "{installed}"
+    );
+    let log = calls_text();
+    assert_eq!(
+        log.matches("systemctl restart containerd").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("https://127.0.0.1:6443/api/v1/nodes/node-1")
+            && log.contains(r#"{"metadata":{"labels":{"hardened.dev/runtime":"true"}}}"#)
+            && log.contains("Authorization: Bearer t0ken"),
+        "{log}"
+    );
+
+    // Again: nothing changes, containerd is not restarted, the node's policy is kept.
+    std::fs::write(&policy_src, "mode = \"enforce\"\n").unwrap();
+    let out = run_script("install");
+    assert!(out.ok(), "installer.sh install, again: {out:?}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), installed);
+    assert_eq!(calls_text().matches("systemctl restart").count(), 1);
+    assert_eq!(
+        std::fs::read_to_string(d.join("etc-upper/hardened/policy.toml")).unwrap(),
+        "mode = \"audit\"\n"
+    );
+
+    let out = run_script("uninstall");
+    assert!(out.ok(), "installer.sh uninstall: {out:?}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
+    let log = calls_text();
+    assert_eq!(
+        log.matches("systemctl restart containerd").count(),
+        2,
+        "{log}"
+    );
+    assert!(
+        log.contains(r#"{"metadata":{"labels":{"hardened.dev/runtime":null}}}"#),
+        "{log}"
+    );
+    // The binary stays for the pods that may still run under it.
+    assert!(bin.exists());
+}
