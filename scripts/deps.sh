@@ -5,7 +5,7 @@ set -euo pipefail
 want=${1:-test}
 pkgs=(libseccomp-dev pkg-config busybox-static jq file gcc libc6-dev)
 if [ "$want" = test ]; then
-  pkgs+=(docker.io containerd runc procps)
+  pkgs+=(docker.io containerd runc procps python3-yaml util-linux)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -105,6 +105,12 @@ pub enum Command {
     /// Show the effective policy, or validate a policy file
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Register hardened as a runtime in Docker's daemon.json or containerd's config.toml
+    #[command(subcommand)]
+    Install(InstallTarget),
+    /// Remove hardened's runtime from Docker's daemon.json or containerd's config.toml
+    #[command(subcommand)]
+    Uninstall(UninstallTarget),
     /// Not supported: checkpoint a running container
     Checkpoint(Unsupported),
     /// Not supported: restore a container from a checkpoint
@@ -133,6 +139,56 @@ pub enum PolicyCmd {
         /// The policy file
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InstallTarget {
+    /// Add the runtime to Docker's daemon.json (default /etc/docker/daemon.json), for
+    /// `docker run --runtime=NAME`; with --policy FILE it is registered with
+    /// `"runtimeArgs": ["--policy", FILE]`
+    Docker(InstallArgs),
+    /// Add a CRI runtime handler to containerd's config (default /etc/containerd/config.toml),
+    /// for a Kubernetes RuntimeClass; the runtime reads /etc/hardened/policy.toml there
+    /// (containerd's shim passes no runtime arguments, so --policy is refused)
+    Containerd(InstallArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UninstallTarget {
+    /// Remove the runtime from Docker's daemon.json (default /etc/docker/daemon.json)
+    Docker(UninstallArgs),
+    /// Remove the runtime handler from containerd's config (default /etc/containerd/config.toml)
+    Containerd(UninstallArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// The config file to edit (a missing file is created; the old one is backed up as
+    /// FILE.bak-<UTC time>)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Name of the runtime (`docker run --runtime=NAME`) or handler (RuntimeClass `handler`)
+    #[arg(long, default_value = crate::install::DEFAULT_NAME)]
+    pub name: String,
+    /// Absolute path of the hardened binary to register (default: this binary)
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// Print the change as a diff and write nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UninstallArgs {
+    /// The config file to edit (the old one is backed up as FILE.bak-<UTC time>)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Name of the runtime or handler to remove
+    #[arg(long, default_value = crate::install::DEFAULT_NAME)]
+    pub name: String,
+    /// Print the change as a diff and write nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]

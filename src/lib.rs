@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod executor;
+pub mod install;
 pub mod logging;
 pub mod pipeline;
 pub mod policy;

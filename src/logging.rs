@@ -118,6 +118,8 @@ pub fn format_line(
             map.insert("level".into(), level.into());
             map.insert("msg".into(), msg.into());
             map.insert("time".into(), time.into());
+            // logrus writes keys sorted (serde_json keeps insertion order: preserve_order).
+            map.sort_keys();
             serde_json::Value::Object(map).to_string()
         }
         LogFormat::Text => {

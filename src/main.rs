@@ -79,6 +79,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Features => cmd::features::features().map(|_| 0),
         Command::Check(a) => cmd::check::check(&policy, &g.root, a),
         Command::Policy(p) => cmd::policy::policy(&policy, p),
+        Command::Install(t) => cmd::install::install(g.policy.as_deref(), t),
+        Command::Uninstall(t) => cmd::install::uninstall(t),
         Command::Checkpoint(_) => cmd::unsupported::unsupported("checkpoint").map(|_| 0),
         Command::Restore(_) => cmd::unsupported::unsupported("restore").map(|_| 0),
     }

@@ -16,6 +16,7 @@ pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod features;
+pub mod install;
 pub mod kill;
 pub mod list;
 pub mod pause;
