@@ -3,9 +3,11 @@
 #   scripts/deps.sh [build|test]   (default: test)
 set -euo pipefail
 want=${1:-test}
-pkgs=(libseccomp-dev pkg-config busybox-static jq file gcc libc6-dev)
+# protobuf-compiler: the CRI test's gRPC client (k8s-cri) is generated at build time with protoc.
+pkgs=(libseccomp-dev pkg-config busybox-static jq file gcc libc6-dev protobuf-compiler)
 if [ "$want" = test ]; then
-  pkgs+=(docker.io containerd runc procps python3-yaml util-linux)
+  # containernetworking-plugins: the loopback CNI plugin of the CRI test containerd.
+  pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

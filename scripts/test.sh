@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, unit and integration, as root:
 #   sudo scripts/test.sh [cargo test args...]
-# Builds the runtime, starts a private dockerd (with its own containerd) under a temporary
-# directory, imports a busybox image built from Debian's busybox-static, runs every test, and
-# stops the daemons and removes the directory on exit, pass or fail.
+# Builds the runtime, starts a private dockerd (with its own containerd) and a private CRI
+# containerd under a temporary directory (scripts/daemons.sh), imports a busybox image built from
+# Debian's busybox-static, runs every test, and stops the daemons and removes the directory on
+# exit, pass or fail.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

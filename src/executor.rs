@@ -12,6 +12,13 @@
 //! namespace and takes the process's own identity there (groups, uid/gid, capabilities), as the
 //! container's init got them. Without this, `docker exec` into a container with a user
 //! namespace would run as host root.
+//!
+//! Validation follows runc: a process whose `args[0]` is a path (it has a `/`) runs without a
+//! `PATH` in its environment (Kubernetes sandbox images and `docker import`ed images may have
+//! none); libcontainer's default validation would refuse it ("PATH environment variable is not
+//! set").
+
+use std::os::unix::fs::PermissionsExt;
 
 use std::os::fd::RawFd;
 
@@ -111,6 +118,79 @@ impl Executor for HardenedExecutor {
     }
 
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
-        DefaultExecutor {}.validate(spec)
+        let process = spec.process().as_ref();
+        let arg0 = process
+            .and_then(|p| p.args().as_ref())
+            .and_then(|a| a.first());
+        let has_path_env = process
+            .and_then(|p| p.env().as_ref())
+            .is_some_and(|env| env.iter().any(|e| e.starts_with("PATH=")));
+        match arg0 {
+            Some(arg0) if arg0.contains('/') && !has_path_env => validate_executable(arg0),
+            _ => DefaultExecutor {}.validate(spec),
+        }
+    }
+}
+
+/// `path` (relative to the working directory when not absolute) is an executable file.
+fn validate_executable(path: &str) -> Result<(), ExecutorValidationError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        ExecutorValidationError::ArgValidationError(format!("executable '{path}': {e}"))
+    })?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(ExecutorValidationError::ArgValidationError(format!(
+            "executable '{path}' is not an executable file"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libcontainer::oci_spec::runtime::{ProcessBuilder, SpecBuilder};
+
+    fn spec(args: &[&str], env: Option<&[&str]>) -> Spec {
+        let mut p = ProcessBuilder::default()
+            .args(args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .build()
+            .expect("process");
+        p.set_env(env.map(|e| e.iter().map(|s| s.to_string()).collect()));
+        SpecBuilder::default().process(p).build().expect("spec")
+    }
+
+    #[test]
+    fn a_path_runs_without_path_in_the_environment() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let exe = dir.path().join("pause");
+        std::fs::write(&exe, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let exe = exe.display().to_string();
+        let ex = HardenedExecutor::default();
+        ex.validate(&spec(&[&exe], None)).expect("no env");
+        ex.validate(&spec(&[&exe], Some(&["HOME=/"])))
+            .expect("env without PATH");
+
+        let plain = dir.path().join("data");
+        std::fs::write(&plain, "").expect("write");
+        let plain = plain.display().to_string();
+        assert!(
+            ex.validate(&spec(&[&plain], None)).is_err(),
+            "not executable"
+        );
+        assert!(ex.validate(&spec(&["/nonexistent/pause"], None)).is_err());
+        assert!(
+            ex.validate(&spec(&[dir.path().to_str().expect("utf-8")], None))
+                .is_err(),
+            "a directory"
+        );
+    }
+
+    #[test]
+    fn a_bare_name_still_needs_path() {
+        let ex = HardenedExecutor::default();
+        assert!(ex.validate(&spec(&["sh"], None)).is_err());
+        ex.validate(&spec(&["sh"], Some(&["PATH=/usr/bin:/bin"])))
+            .expect("sh in PATH");
     }
 }
