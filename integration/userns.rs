@@ -416,3 +416,59 @@ fn a_network_namespace_made_by_the_engine_is_entered_before_the_user_namespace()
     );
     assert!(out.stdout.contains("Read-only file system"), "{out:?}");
 }
+
+/// runtime-spec 1.1: a bind mount with its own `uidMappings`/`gidMappings` is idmapped with
+/// them (what containerd and the kubelet send for `hostUsers: false`), in a container whose user
+/// namespace the engine asked for (the policy adds none: permissive).
+#[test]
+fn mounts_with_their_own_id_mappings_are_idmapped() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    // The container's root (host uid 2000000000) must reach its bundle.
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o711))
+        .expect("chmod sandbox");
+    let data = sb.dir.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(data.join("f"), "x").expect("file owned by host root");
+    let b = sb.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "stat -c %u:%g /mapped/f /plain/f; cat /proc/self/uid_map",
+        ],
+    );
+    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // The rootfs is not the container's (no idmapped root here): its mount points exist.
+    for d in ["mapped", "plain"] {
+        std::fs::create_dir(b.join("rootfs").join(d)).expect("mount point");
+    }
+    let map = r#"[{"containerID": 0, "hostID": 2000000000, "size": 65536}]"#;
+    sb.edit_config(
+        &b,
+        &format!(
+            r#".linux.namespaces += [{{"type": "user"}}] | .linux.uidMappings = {map} | .linux.gidMappings = {map}
+            | .mounts += [
+                {{"destination": "/mapped", "type": "bind", "source": "{d}", "options": ["rbind", "ro"],
+                  "uidMappings": {map}, "gidMappings": {map}}},
+                {{"destination": "/plain", "type": "bind", "source": "{d}", "options": ["rbind", "ro"]}}]"#,
+            d = data.display()
+        ),
+    );
+    let out = run(sb
+        .hardened()
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg(unique("idmapmnt")));
+    assert!(out.ok(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.first().copied(), Some("0:0"), "idmapped: {out:?}");
+    assert_eq!(
+        lines.get(1).copied(),
+        Some("65534:65534"),
+        "not idmapped: {out:?}"
+    );
+    let (_, h, _) = parse_map(lines.get(2).copied().unwrap_or_default());
+    assert_eq!(h, 2_000_000_000, "{out:?}");
+}

@@ -79,7 +79,19 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         prejoin = plan.prejoin;
         without_prejoined(&mut verdict.spec, &prejoin);
     }
-    let effective: PathBuf = if verdict.changes.is_empty() {
+    // Bind mounts with their own uidMappings/gidMappings (runtime-spec 1.1), in a container
+    // that gets no user namespace from the policy (permissive mode, or the engine's own).
+    let mut rewritten = false;
+    if lasting.is_none() {
+        if let Some(s) = idmap::explicit_mounts(&verdict.spec)
+            .with_context(|| format!("prepare the idmapped mounts of container {id}"))?
+        {
+            lasting = Some(verdict.spec.clone());
+            verdict.spec = s;
+            rewritten = true;
+        }
+    }
+    let effective: PathBuf = if verdict.changes.is_empty() && !rewritten {
         caller.clone()
     } else {
         bundle::write_shadow(&ctx.root, id, &caller, &verdict.spec)?

@@ -74,7 +74,7 @@ pub fn document() -> Value {
             "apparmor": { "enabled": true },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": true },
-            "mountExtensions": { "idmap": { "enabled": false } }
+            "mountExtensions": { "idmap": { "enabled": true } }
         },
         "annotations": annotations
     })
@@ -95,6 +95,10 @@ mod tests {
         assert_eq!(parsed.oci_version_min(), "1.0.0");
         let ns = doc["linux"]["namespaces"].as_array().unwrap();
         assert!(ns.iter().any(|n| n == "user"));
+        assert_eq!(
+            doc["linux"]["mountExtensions"]["idmap"]["enabled"],
+            serde_json::Value::Bool(true)
+        );
         assert!(doc["linux"]["capabilities"]
             .as_array()
             .unwrap()

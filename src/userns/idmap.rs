@@ -24,7 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 
 use super::IdRange;
 
@@ -56,6 +56,19 @@ fn errno(what: String) -> anyhow::Error {
 /// A user namespace with the container's mapping, for `MOUNT_ATTR_IDMAP`: a child process
 /// unshares one, we write its maps, keep a descriptor of it, and let the child go.
 pub fn userns_fd(range: IdRange) -> Result<OwnedFd> {
+    let map = format!("0 {} {}\n", range.host_start, range.size);
+    userns_fd_maps(&map, &map)
+}
+
+/// The `uid_map`/`gid_map` text of runtime-spec ID mappings.
+fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// A user namespace with the given `uid_map` and `gid_map` contents, for `MOUNT_ATTR_IDMAP`.
+pub fn userns_fd_maps(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
     let mut ready = [0 as RawFd; 2];
     let mut release = [0 as RawFd; 2];
     unsafe {
@@ -122,9 +135,10 @@ pub fn userns_fd(range: IdRange) -> Result<OwnedFd> {
                 "create a user namespace for the idmapped mounts (unshare(CLONE_NEWUSER) failed)"
             );
         }
-        let map = format!("0 {} {}\n", range.host_start, range.size);
-        std::fs::write(format!("/proc/{pid}/uid_map"), &map).context("write uid_map")?;
-        std::fs::write(format!("/proc/{pid}/gid_map"), &map).context("write gid_map")?;
+        std::fs::write(format!("/proc/{pid}/uid_map"), uid_map)
+            .with_context(|| format!("write uid_map {uid_map:?}"))?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), gid_map)
+            .with_context(|| format!("write gid_map {gid_map:?}"))?;
         let f = std::fs::File::open(format!("/proc/{pid}/ns/user"))
             .context("open the user namespace")?;
         Ok(f.into())
@@ -338,6 +352,80 @@ pub enum BindOutcome {
     ReadOnly(String),
 }
 
+/// The user namespace for a mount's own `uidMappings`/`gidMappings` (runtime-spec 1.1), if it
+/// has them; both are needed, and only bind mounts can be idmapped.
+fn explicit_userns(m: &Mount) -> Result<Option<OwnedFd>> {
+    let (u, g) = (m.uid_mappings(), m.gid_mappings());
+    if u.is_none() && g.is_none() {
+        return Ok(None);
+    }
+    let dest = m.destination().display();
+    let (Some(u), Some(g)) = (u, g) else {
+        bail!("the mount on {dest} has only one of uidMappings and gidMappings: an idmapped mount needs both");
+    };
+    if !crate::policy::rules::sensitive_mounts::is_bind(m) {
+        bail!("the mount on {dest} has uidMappings/gidMappings but is not a bind mount: only bind mounts can be idmapped");
+    }
+    userns_fd_maps(&map_text(u), &map_text(g))
+        .map(Some)
+        .with_context(|| format!("the user namespace of the idmapped mount on {dest}"))
+}
+
+fn has_explicit_mappings(m: &Mount) -> bool {
+    m.uid_mappings().is_some() || m.gid_mappings().is_some()
+}
+
+/// Honour the `uidMappings`/`gidMappings` of bind mounts (runtime-spec 1.1, what containerd and
+/// the kubelet send for `hostUsers: false`) for a container that gets no user namespace from the
+/// policy: each source is replaced by an idmapped clone, attached in a scratch tmpfs in a
+/// private mount namespace of this process (as `prepare` does). None when no mount asks.
+pub fn explicit_mounts(spec: &Spec) -> Result<Option<Spec>> {
+    if !spec.mounts().iter().flatten().any(has_explicit_mappings) {
+        return Ok(None);
+    }
+    private_mount_namespace()?;
+    let mut scratch = Scratch::new(scratch_dir()?)?;
+    let mut spec = spec.clone();
+    if let Some(mut mounts) = spec.mounts().clone() {
+        for m in mounts.iter_mut() {
+            let Some(userns) = explicit_userns(m)? else {
+                continue;
+            };
+            let src = m.source().clone().with_context(|| {
+                format!(
+                    "the idmapped mount on {} has no source",
+                    m.destination().display()
+                )
+            })?;
+            let recursive = m.options().iter().flatten().any(|o| o == "rbind");
+            let clone = idmapped_clone(&src, &userns, recursive).with_context(|| {
+                format!(
+                    "idmap the mount of {} (uidMappings/gidMappings)",
+                    src.display()
+                )
+            })?;
+            let p = scratch.point(src.is_dir())?;
+            attach(&clone, &p)?;
+            m.set_source(Some(p));
+            m.set_uid_mappings(None);
+            m.set_gid_mappings(None);
+        }
+        spec.set_mounts(Some(mounts));
+    }
+    Ok(Some(spec))
+}
+
+fn scratch_dir() -> Result<PathBuf> {
+    let scratch_dir = PathBuf::from(SCRATCH_DIR);
+    if !scratch_dir.exists() {
+        std::fs::create_dir_all(&scratch_dir)
+            .with_context(|| format!("create {}", scratch_dir.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&scratch_dir, std::fs::Permissions::from_mode(0o711))?;
+    }
+    Ok(scratch_dir)
+}
+
 /// Where the idmapped trees are attached (in the private mount namespace).
 pub const SCRATCH_DIR: &str = "/run/hardened-idmap";
 
@@ -352,14 +440,7 @@ pub fn prepare(
     refuse_unmappable: bool,
 ) -> Result<(Spec, Vec<(PathBuf, BindOutcome)>)> {
     let userns = userns_fd(range)?;
-    let scratch_dir = PathBuf::from(SCRATCH_DIR);
-    if !scratch_dir.exists() {
-        std::fs::create_dir_all(&scratch_dir)
-            .with_context(|| format!("create {}", scratch_dir.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&scratch_dir, std::fs::Permissions::from_mode(0o711))?;
-    }
-    let mut scratch = Scratch::new(scratch_dir)?;
+    let mut scratch = Scratch::new(scratch_dir()?)?;
     let new_root = scratch.point(true)?;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").context("read mountinfo")?;
 
@@ -421,6 +502,10 @@ pub fn prepare(
     if let Some(mut mounts) = spec.mounts().clone() {
         for m in mounts.iter_mut() {
             if !crate::policy::rules::sensitive_mounts::is_bind(m) {
+                // Mappings on a mount that is not a bind mount: refused by explicit_userns.
+                if has_explicit_mappings(m) {
+                    explicit_userns(m)?;
+                }
                 continue;
             }
             let Some(src) = m.source().clone() else {
@@ -428,12 +513,22 @@ pub fn prepare(
             };
             let is_dir = src.is_dir();
             let recursive = m.options().iter().flatten().any(|o| o == "rbind");
-            match idmapped_clone(&src, &userns, recursive) {
+            // The mount's own mappings (runtime-spec 1.1), else the container's.
+            let own = explicit_userns(m)?;
+            m.set_uid_mappings(None);
+            m.set_gid_mappings(None);
+            match idmapped_clone(&src, own.as_ref().unwrap_or(&userns), recursive) {
                 Ok(clone) => {
                     let p = scratch.point(is_dir)?;
                     attach(&clone, &p)?;
                     m.set_source(Some(p));
                     outcomes.push((src, BindOutcome::Idmapped));
+                }
+                Err(e) if own.is_some() => {
+                    return Err(e.context(format!(
+                        "idmap the mount of {} (its uidMappings/gidMappings)",
+                        src.display()
+                    )));
                 }
                 Err(e) => {
                     if refuse_unmappable {
