@@ -790,11 +790,20 @@ fn pause_sandbox_passes_the_default_policy() {
     let pid = state["pid"].as_i64().expect("sandbox pid");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("pause status");
     assert_hardened("pause process", &status);
-    // The image's user (65535, as Kubernetes' pause image), unchanged.
+    // The image's user (65535, as Kubernetes' pause image), unchanged inside its user
+    // namespace: on the host, the ID 65535 of the sandbox's range.
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).expect("pause uid_map");
+    let host_start: u64 = map
+        .split_whitespace()
+        .nth(1)
+        .and_then(|h| h.parse().ok())
+        .expect("uid_map host start");
+    assert!(host_start >= 65536, "the sandbox has no user namespace: {map:?}");
+    let host_uid = (host_start + 65535).to_string();
     assert!(
         status_fields(&status)
             .get("Uid")
-            .is_some_and(|u| u.starts_with("65535")),
+            .is_some_and(|u| u.split_whitespace().next() == Some(host_uid.as_str())),
         "{status}"
     );
     pod.stop_and_remove();
@@ -1023,7 +1032,6 @@ fn unknown_profile_is_refused() {
 }
 
 #[test]
-#[ignore = "needs user namespaces (issue 4)"]
 fn pod_runs_in_user_namespace() {
     let cri = Cri::connect();
     let mut pod = Pod::new(&cri, PodSpec::default());
@@ -1043,4 +1051,27 @@ fn pod_runs_in_user_namespace() {
     // Root inside is an unprivileged ID outside.
     assert_eq!(fields.first(), Some(&"0"), "{map:?}");
     assert_ne!(fields.get(1), Some(&"0"), "{map:?}");
+    // The pod is one user namespace: the container joined the sandbox's (it shares its ipc
+    // and uts namespaces, which only their owner may enter), and the exec'd process is in it.
+    let ns = cri.exec_ok(
+        &cid,
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/user; readlink /proc/1/ns/user",
+        ],
+    );
+    let links: Vec<&str> = ns.lines().collect();
+    assert_eq!(links.len(), 2, "{ns:?}");
+    assert_eq!(
+        links[0], links[1],
+        "exec'd process and container init: {ns:?}"
+    );
+    assert_ne!(
+        links[0],
+        std::fs::read_link("/proc/self/ns/user")
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        "{ns:?}"
+    );
 }

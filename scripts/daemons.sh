@@ -113,6 +113,9 @@ start_cri() {
 audit_log = "$dir/audit/cri.log"
 [profiles.netadmin]
 allow_capabilities = ["NET_ADMIN"]
+# The pod's network namespace (made by containerd's CRI) belongs to the host's user namespace:
+# NET_ADMIN in a user namespace of the pod's own would not reach it (docs/kubernetes.md).
+user_namespace = false
 TOML
   # CNI: the loopback plugin only; no bridge, no interface made, no address assigned: the
   # pod's network namespace has `lo` and nothing else. containerd 1.6's CRI plugin insists that
