@@ -177,16 +177,14 @@ disabled_plugins = [
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         Root = "$cri/runc-root"
-# ---- BEGIN hardened runtime handler (written by hand for now; later produced by
-# ---- \`hardened install containerd\`)
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.hardened]
-      runtime_type = "io.containerd.runc.v2"
-      pod_annotations = ["io.hardened.*"]
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.hardened.options]
-        BinaryName = "$hardened"
-        Root = "$cri/runtime-root"
-# ---- END hardened runtime handler
 TOML
+  # The handler, as an operator adds it: `hardened install containerd` (the CRI tests then prove
+  # that what it writes works). Its options table comes last; the shim's state root goes there,
+  # under DIR (the default would be the host's /run/containerd/runc).
+  "$hardened" install containerd --config "$cri/config.toml" --path "$hardened" >/dev/null
+  tail -n 3 "$cri/config.toml" | grep -qF 'runtimes.hardened.options]' || {
+    echo "daemons.sh: unexpected layout of the installed handler:" >&2; tail "$cri/config.toml" >&2; exit 1; }
+  echo "Root = \"$cri/runtime-root\"" >> "$cri/config.toml"
   HARDENED_POLICY="$dir/policy/cri.toml" setsid containerd --config "$cri/config.toml" \
     < /dev/null > "$cri/containerd.log" 2>&1 &
   echo $! > "$cri/containerd.pid"

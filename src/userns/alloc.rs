@@ -11,7 +11,8 @@
 //! recorded in `<root>/.userns/<index>.d/<id>` (holding the pid of its `create`). When the owner
 //! is deleted while sharers live, the range passes to one of them instead of being freed, so a
 //! range is never handed out while a process still runs in it. Changes to sharers and owners
-//! are serialised by a `flock` on `<root>/.userns/.lock`.
+//! and allocations are serialised by a `flock` on the `<root>/.userns` directory, which the last
+//! `free` removes (a state root with no container is left empty).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -122,7 +123,7 @@ fn abandoned(root: &Path, owner: &str) -> bool {
 /// Allocate a range for container `id`.
 pub fn allocate(root: &Path, pool: Pool, id: &str) -> Result<Allocation, AllocError> {
     let d = dir(root);
-    fs::create_dir_all(&d).map_err(|e| io(&d, e))?;
+    let _lock = lock_dir(root)?;
     for index in 0..pool.ranges {
         let path = d.join(index.to_string());
         match OpenOptions::new()
@@ -190,20 +191,26 @@ struct DirLock(#[allow(dead_code)] File);
 
 fn lock_dir(root: &Path) -> Result<DirLock, AllocError> {
     let d = dir(root);
-    fs::create_dir_all(&d).map_err(|e| io(&d, e))?;
-    let path = d.join(".lock");
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| io(&path, e))?;
-    // SAFETY: flock on an fd we own.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(io(&path, std::io::Error::last_os_error()));
+    loop {
+        fs::create_dir_all(&d).map_err(|e| io(&d, e))?;
+        let f = match File::open(&d) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&d, e)),
+        };
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(io(&d, std::io::Error::last_os_error()));
+        }
+        // The last free may have removed the directory while we waited: lock the new one.
+        let same = match (f.metadata(), fs::metadata(&d)) {
+            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+            _ => false,
+        };
+        if same {
+            return Ok(DirLock(f));
+        }
     }
-    Ok(DirLock(f))
 }
 
 fn sharers_dir(root: &Path, index: u32) -> PathBuf {
@@ -282,6 +289,8 @@ pub fn free(root: &Path, id: &str) {
             }
         }
     }
+    // Nothing left: the state root is as it was before the first container.
+    let _ = fs::remove_dir(dir(root));
 }
 
 /// The range the next allocation would most likely get (for `hardened check`; nothing is
