@@ -142,11 +142,11 @@ class Bench:
         p = dict(
             run_k=20, run_s=10, apart_k=10, apart_s=6, apart_gap=0.1, csd_k=10, csd_s=8, exec_k=20, exec_s=8, rss_s=5,
             docker_s=30, conc_n=[10, 25, 50, 100], conc_reps=2, big_k=10, big_s=6,
-            big_mb=1024, big_files=10000,
+            big_mb=1000, big_files=10000,
         )
         if a.quick:
             p.update(run_k=2, run_s=2, apart_k=2, apart_s=1, csd_k=2, csd_s=2, exec_k=2, exec_s=2, rss_s=1,
-                     docker_s=2, conc_n=[3], conc_reps=1, big_k=2, big_s=1, big_mb=16,
+                     docker_s=2, conc_n=[3], conc_reps=1, big_k=2, big_s=1, big_mb=100,
                      big_files=100)
         self.p = p
 
@@ -457,12 +457,24 @@ class Bench:
     # ---- 6b. big rootfs ----------------------------------------------------------------------
 
     def sec_big(self):
+        """`run` of /bin/true from the busybox bundle vs one whose rootfs also holds big_mb files
+        of 1 MiB and big_files small ones. Our default policy gives the container a user namespace
+        with an idmapped rootfs: no copy, no chown, so the cost must not depend on the size."""
         k, s, mb, nfiles = self.p["big_k"], self.p["big_s"], self.p["big_mb"], self.p["big_files"]
         big = f"{self.tmp}/bundles/big"
-        log(f"6b. {mb} MiB rootfs ({nfiles} extra files) vs the {self.meta['bundle_kb']} KiB one")
+        log(f"6b. rootfs with {mb} x 1 MiB + {nfiles} small files vs the {self.meta['bundle_kb']} KiB one")
+        # Made once per run (the work dir is removed at the end), reused by every round.
         sh(["cp", "-a", self.b_true, big])
-        sh(["fallocate", "-l", f"{mb}M", f"{big}/rootfs/big.img"])
         per = 500
+        for d in range(0, mb, per):
+            dd = f"{big}/rootfs/usr/share/bench-big/{d // per}"
+            os.makedirs(dd, exist_ok=True)
+            for i in range(min(per, mb - d)):
+                fd = os.open(f"{dd}/m{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    os.posix_fallocate(fd, 0, 1 << 20)
+                finally:
+                    os.close(fd)
         for d in range(0, nfiles, per):
             dd = f"{big}/rootfs/usr/share/bench/{d // per}"
             os.makedirs(dd, exist_ok=True)
@@ -470,7 +482,9 @@ class Bench:
                 with open(f"{dd}/f{i}", "w") as f:
                     f.write("x" * 64)
         self.meta["big_kb"] = int(sh(["du", "-sk", f"{big}/rootfs"]).stdout.split()[0])
-        rts = self.active([OURS, "runc", "crun"])
+        self.meta["big_inodes"] = int(sh(["find", f"{big}/rootfs", "-xdev"]).stdout.count("\n"))
+        self.big_probe(big)
+        rts = self.active([OURS, PERM, "runc", "crun"])
         variants = [(rt, tag, bundle) for rt in rts for tag, bundle in (("small", self.b_true), ("big", big))]
         for rnd in range(s):
             for rt, tag, bundle in self.rotate(variants, rnd):
@@ -479,7 +493,33 @@ class Bench:
                 self.count(rt, "run", k)
                 if ms:
                     self.add(f"rootfs-{tag}", rt.name, statistics.mean(ms))
+        # For scale: what shifting the owners of this rootfs by chown would cost (a runtime
+        # without idmapped mounts, or Docker's userns-remap at pull time), once.
+        t0 = time.perf_counter()
+        sh(["chown", "-R", "--no-dereference", "100000:100000", f"{big}/rootfs"])
+        self.meta["big_chown_ms"] = (time.perf_counter() - t0) * 1000
         shutil.rmtree(big, ignore_errors=True)
+
+    def big_probe(self, big):
+        """Check that the big rootfs really runs in a user namespace, idmapped: a non-identity
+        uid_map, and the image's root-owned files still owned by root inside."""
+        probe = f"{self.tmp}/bundles/big-probe"
+        os.makedirs(probe, exist_ok=True)
+        with open(f"{big}/config.json") as f:
+            cfg = json.load(f)
+        cfg["root"]["path"] = f"{big}/rootfs"
+        cfg["process"]["args"] = ["sh", "-c", "cat /proc/self/uid_map; stat -c %u /bin/busybox"]
+        with open(f"{probe}/config.json", "w") as f:
+            json.dump(cfg, f)
+        rt = self.active([OURS])[0]
+        r = sh(rt.cmd("run", "--bundle", probe, self.uid("big-probe")), check=False, stdin=subprocess.DEVNULL)
+        lines = r.stdout.split("\n")
+        fields = lines[0].split()
+        self.meta["big_uid_map"] = " ".join(fields)
+        if r.returncode != 0 or len(fields) != 3 or fields[1] == "0" or lines[1:2] != ["0"]:
+            raise BenchError(f"the big rootfs does not run in an idmapped user namespace: exit {r.returncode}, "
+                             f"stdout {r.stdout!r}, stderr {r.stderr.strip()[-400:]!r}")
+        log(f"   uid_map of a container on the big rootfs: {self.meta['big_uid_map']}; /bin/busybox owned by 0")
 
     # ---- 4, 5. Docker ---------------------------------------------------------------------
 
@@ -580,6 +620,11 @@ class Bench:
         self.meta["load_start"] = os.getloadavg()
         self.meta["started"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
         self.setup()
+        if self.a.rootfs_only:
+            self.sec_big()
+            self.meta["load_end"] = os.getloadavg()
+            self.meta["ended"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+            return
         self.sec_run()
         self.sec_run_apart()
         self.sec_csd()
@@ -690,6 +735,43 @@ class Report:
         else:
             cg = "cgroup v1"
         return cpu, os.cpu_count(), mem, platform.release(), distro, cg
+
+    def rootfs_table(self):
+        """Section 6b: `run` from the big rootfs vs the small one (empty when not measured)."""
+        b, p, L = self.b, self.b.p, []
+        a = L.append
+        if not b.samples.get(("rootfs-small", OURS)):
+            return L
+        a(f"### Root filesystem size: `run` /bin/true from a {b.meta.get('big_kb', 0) / 2**20:.2f} GiB rootfs "
+          f"({p['big_mb']} files of 1 MiB + {p['big_files']} small ones, {b.meta.get('big_inodes', 0)} inodes) "
+          f"vs the {b.meta['bundle_kb'] / 1024:.1f} MiB one (median ms)")
+        a("")
+        a(f"`{OURS}` (default policy) runs each container in a user namespace of its own with the root "
+          f"filesystem idmapped (checked: uid_map `{b.meta.get('big_uid_map', '?')}`, image files still owned "
+          f"by 0 inside); `{PERM}`, runc and crun run it without a user namespace.")
+        a("")
+        a("| runtime | small | big | big ÷ small |")
+        a("|---|---:|---:|---:|")
+        for n in [rt.name for rt in b.runtimes]:
+            sm, bg = b.med("rootfs-small", n), b.med("rootfs-big", n)
+            if sm is None:
+                continue
+            a(f"| {n} | {fmt(sm)} | {fmt(bg)} | {fr(ratio(bg, sm))} |")
+        a("")
+        if "big_chown_ms" in b.meta:
+            a(f"For scale: `chown -R` of the big rootfs to another range (what shifting owners without "
+              f"idmapped mounts costs, e.g. Docker's `userns-remap`) took {b.meta['big_chown_ms']:.0f} ms once.")
+            a("")
+        return L
+
+    def rootfs_markdown(self):
+        b = self.b
+        mode = "quick (CI smoke run: the numbers mean nothing)" if b.quick else "full"
+        la, le = b.meta["load_start"], b.meta["load_end"]
+        head = [f"Generated by `bench/run.sh --rootfs-only` ({mode}) on {b.meta['started']} "
+                f"(finished {b.meta['ended']}); load average {la[0]:.2f} at start, {le[0]:.2f} at the end; "
+                f"`{OURS}`: {b.meta['versions'][OURS]}.", ""]
+        return "\n".join(head + self.rootfs_table())
 
     def markdown(self):
         b = self.b
@@ -850,19 +932,7 @@ class Report:
             ov = ratio(d, pm)
             a(f"| {t} | {fmt(d)} | {fmt(pm)} | {'–' if ov is None else f'{(ov - 1) * 100:+.1f}%'} |")
         a("")
-        if b.samples.get(("rootfs-small", OURS)):
-            a(f"### Root filesystem size: `run` /bin/true from a {b.meta.get('big_kb', 0) / 2**20:.2f} GiB rootfs "
-              f"({p['big_files']} extra files + one {p['big_mb']} MiB file) vs the "
-              f"{b.meta['bundle_kb'] / 1024:.1f} MiB one (median ms)")
-            a("")
-            a("| runtime | small | big | big ÷ small |")
-            a("|---|---:|---:|---:|")
-            for n in rts:
-                sm, bg = b.med("rootfs-small", n), b.med("rootfs-big", n)
-                if sm is None:
-                    continue
-                a(f"| {n} | {fmt(sm)} | {fmt(bg)} | {fr(ratio(bg, sm))} |")
-            a("")
+        L.extend(self.rootfs_table())
 
         # Targets
         a("### Targets")
@@ -990,6 +1060,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-docker", dest="docker", action="store_false")
     ap.add_argument("--no-big", dest="big", action="store_false")
+    ap.add_argument("--rootfs-only", action="store_true",
+                    help="only section 6b (big vs small rootfs); prints it, writes no document")
     ap.add_argument("--md", required=True)
     ap.add_argument("--png", required=True)
     ap.add_argument("--json", default="")
@@ -1004,6 +1076,13 @@ def main():
         b.run_all()
     finally:
         b.cleanup()
+    if a.rootfs_only:
+        print(Report(b).rootfs_markdown())
+        if any(rt.name == OURS and rt.error for rt in b.runtimes) or b.failures:
+            for f in b.failures:
+                log(f"failure: {f}")
+            return 1
+        return 0
     md, rep = b.report()
     write_md(a.md, md)
     if a.json:

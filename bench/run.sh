@@ -6,13 +6,18 @@
 #   3. peak RSS of the runtime process (/usr/bin/time -v) and binary size
 #   4. `docker run --rm --network none IMAGE true` through a private dockerd, ours vs runc
 #   5. N x `docker run -d` in parallel (N = 10 .. 100), time until all are running
-#   6. our default policy vs permissive mode; a 1 GiB rootfs vs the 2 MiB one
+#   6. our default policy vs permissive mode; a ~1 GB rootfs (1000 files of 1 MiB + 10000 small
+#      ones) vs the 2 MiB one: with the user namespace and idmapped root of the default policy,
+#      start-up must not depend on the image's size (no copy, no chown)
 # Runtimes alternate within every round; medians and ratios to hardened are reported.
 #
 #   sudo bench/run.sh            full run (~4 min): writes docs/performance.md (between its
 #                                markers) and docs/img/performance.png
 #   sudo bench/run.sh --quick    a few runs of everything (CI: checks that it runs; the numbers
 #                                mean nothing). Writes to a temp dir unless BENCH_OUT=DIR is set.
+#   sudo bench/run.sh --rootfs-only [--quick]
+#                                only 6's rootfs sizes (~1 min; --quick: 100 MB, seconds): prints
+#                                its table, writes no document (paste it by hand)
 # Options: --no-docker (skip 4 and 5), --no-big (skip the big rootfs), --json FILE (raw samples).
 # Environment: HARDENED=binary (default target/release/hardened, built if missing),
 #   YOUKI=binary (default /opt/youki/bin/youki; built with cargo install when missing, in --quick
@@ -27,14 +32,15 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-quick=0 args=()
+quick=0 rootfs_only=0 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; args+=(--quick) ;;
     --no-docker|--no-big) args+=("$1") ;;
+    --rootfs-only) rootfs_only=1; args+=(--rootfs-only --no-docker) ;;
     --json) args+=(--json "$(realpath -m "${2:?--json FILE}")"); shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--quick] [--no-docker] [--no-big] [--json FILE]" >&2; exit 2 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--quick] [--rootfs-only] [--no-docker] [--no-big] [--json FILE]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -65,13 +71,15 @@ fi
 if [[ " ${args[*]-} " != *" --no-docker "* ]]; then
   need_pkg dockerd docker.io
 fi
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
+if [ $rootfs_only = 0 ] && ! python3 -c 'import matplotlib' 2>/dev/null; then
   log "installing matplotlib from PyPI (for the plot)"
   python3 -m pip install -q matplotlib >/dev/null 2>&1 || log "pip install matplotlib failed: no plot"
 fi
 
 youki=${YOUKI:-/opt/youki/bin/youki}
-if [ ! -x "$youki" ]; then
+if [ $rootfs_only = 1 ]; then
+  youki=""   # not part of the rootfs-size section
+elif [ ! -x "$youki" ]; then
   if [ $quick = 1 ] && [ "${BENCH_BUILD_YOUKI:-0}" != 1 ]; then
     log "youki not found at $youki: left out of this quick run (BENCH_BUILD_YOUKI=1 builds it)"
     youki=""

@@ -798,7 +798,10 @@ fn pause_sandbox_passes_the_default_policy() {
         .nth(1)
         .and_then(|h| h.parse().ok())
         .expect("uid_map host start");
-    assert!(host_start >= 65536, "the sandbox has no user namespace: {map:?}");
+    assert!(
+        host_start >= 65536,
+        "the sandbox has no user namespace: {map:?}"
+    );
     let host_uid = (host_start + 65535).to_string();
     assert!(
         status_fields(&status)

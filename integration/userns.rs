@@ -471,3 +471,263 @@ fn mounts_with_their_own_id_mappings_are_idmapped() {
     let (_, h, _) = parse_map(lines.get(2).copied().unwrap_or_default());
     assert_eq!(h, 2_000_000_000, "{out:?}");
 }
+
+/// The host range of a running docker container, checked to be a real (non-identity) mapping:
+/// every test below would pass without a user namespace otherwise.
+fn docker_host_start(name: &str) -> u64 {
+    let out = run(docker().args(["exec", name, "cat", "/proc/self/uid_map"]));
+    assert!(out.ok(), "{out:?}");
+    let (c, h, n) = parse_map(&out.stdout);
+    assert_eq!((c, n), (0, 65536), "{out:?}");
+    assert!(h >= 65536, "identity or host-root mapping: {out:?}");
+    h
+}
+
+/// Everything Docker does for a container keeps working under the user namespace (read-only
+/// root, no capabilities): /dev/shm, mqueue, sysfs, the cgroup mount, logs, stats, cp, top.
+#[test]
+fn everything_docker_does_keeps_working_under_the_user_namespace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    let name = unique("udock");
+    let _g = DockerContainer(name.clone());
+    let out = run(docker()
+        .args(["run", "-d", "--name", &name, "--runtime", "hardened"])
+        .args(["--network", "none", "--tmpfs", "/scratch", "-v"])
+        .arg(format!("{}:/data", data.display()))
+        .arg(image())
+        .args(["sh", "-c", "echo hello-from-the-container; exec sleep 300"]));
+    assert!(out.ok(), "{out:?}");
+    let h = docker_host_start(&name);
+    let inside = |script: &str| {
+        let out = run(docker().args(["exec", &name, "sh", "-c", script]));
+        assert!(out.ok(), "{script}: {out:?}");
+        out.stdout
+    };
+    // /dev/shm is writable, mqueue is mounted, sysfs readable, the cgroup mount there.
+    assert_eq!(inside("echo x > /dev/shm/f && cat /dev/shm/f").trim(), "x");
+    assert!(
+        inside("grep mqueue /proc/mounts").contains("/dev/mqueue"),
+        "no mqueue mount"
+    );
+    assert!(
+        inside("grep ' /sys sysfs ' /proc/mounts").contains(" ro,"),
+        "sysfs not mounted read-only"
+    );
+    assert!(
+        !inside("cat /sys/devices/system/cpu/online")
+            .trim()
+            .is_empty(),
+        "unreadable sysfs"
+    );
+    assert_eq!(inside("cat /proc/sys/kernel/ostype").trim(), "Linux");
+    assert!(
+        !inside("ls /sys/class").trim().is_empty(),
+        "empty /sys/class"
+    );
+    let cg = inside("grep ' /sys/fs/cgroup' /proc/mounts; ls /sys/fs/cgroup");
+    assert!(cg.contains(" /sys/fs/cgroup"), "no cgroup mount: {cg}");
+    // The root filesystem is read-only, the scratch tmpfs is not.
+    let ro = run(docker().args(["exec", &name, "touch", "/rootfs-write"]));
+    assert!(!ro.ok() && ro.stderr.contains("Read-only"), "{ro:?}");
+    inside("echo y > /scratch/f");
+    // docker logs returns the container's output.
+    let logs = run(docker().args(["logs", &name]));
+    assert!(
+        logs.ok() && logs.stdout.contains("hello-from-the-container"),
+        "{logs:?}"
+    );
+    // docker stats reads the container's cgroups.
+    let stats = run(docker().args([
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}} {{.PIDs}}",
+        &name,
+    ]));
+    assert!(stats.ok() && stats.stdout.contains(&name), "{stats:?}");
+    let pids: u64 = stats
+        .stdout
+        .split_whitespace()
+        .last()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    assert!(pids >= 1, "stats shows no process: {stats:?}");
+    // docker cp: host -> a volume of the container, container -> host (read-only root).
+    let src = dir.path().join("in.txt");
+    std::fs::write(&src, "from-the-host\n").expect("host file");
+    let cp_in = run(docker()
+        .arg("cp")
+        .arg(&src)
+        .arg(format!("{name}:/data/in.txt")));
+    assert!(cp_in.ok(), "docker cp into the volume: {cp_in:?}");
+    assert_eq!(
+        inside("cat /data/in.txt; stat -c %u /data/in.txt"),
+        "from-the-host\n0\n"
+    );
+    let outdir = dir.path().join("out");
+    std::fs::create_dir(&outdir).expect("out dir");
+    let cp_out = run(docker()
+        .arg("cp")
+        .arg(format!("{name}:/etc/hostname"))
+        .arg(&outdir));
+    assert!(cp_out.ok(), "docker cp out of the container: {cp_out:?}");
+    let hostname = std::fs::read_to_string(outdir.join("hostname")).expect("copied file");
+    assert_eq!(hostname.trim(), inside("hostname").trim());
+    inside("echo from-the-container > /data/made-inside");
+    let cp_out2 = run(docker()
+        .arg("cp")
+        .arg(format!("{name}:/data/made-inside"))
+        .arg(&outdir));
+    assert!(cp_out2.ok(), "{cp_out2:?}");
+    assert_eq!(
+        std::fs::read_to_string(outdir.join("made-inside")).expect("copied file"),
+        "from-the-container\n"
+    );
+    // docker top: every process of the container is a host user of its range.
+    let top = run(docker().args(["top", &name, "-o", "uid,pid,comm"]));
+    assert!(top.ok(), "{top:?}");
+    let uids: Vec<u64> = top
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(!uids.is_empty(), "{top:?}");
+    assert!(
+        uids.iter().all(|&u| u >= 65536 && u == h),
+        "docker top uids {uids:?}, range starts at {h}"
+    );
+}
+
+/// A tmpfs of the container belongs to its user namespace: root with CHOWN (allowed by the
+/// operator) gives files to container users, which are host users of the range.
+#[test]
+fn chown_on_a_tmpfs_works_with_chown_allowed_and_lands_in_the_range() {
+    let name = unique("uchown");
+    let _g = DockerContainer(name.clone());
+    let out = run(docker()
+        .args(["run", "-d", "--name", &name, "--runtime", "hardened-chown"])
+        .args(["--network", "none", "--tmpfs", "/t", "--cap-add", "CHOWN"])
+        .arg(image())
+        .args(["sleep", "300"]));
+    assert!(out.ok(), "{out:?}");
+    let h = docker_host_start(&name);
+    let out = run(docker().args([
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "touch /t/f && chown 1000:1000 /t/f && stat -c %u:%g /t/f",
+    ]));
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(out.stdout.trim(), "1000:1000");
+    // Seen from the host, the file belongs to the range's user 1000.
+    let pid = docker_pid(&name);
+    let meta = std::fs::metadata(format!("/proc/{pid}/root/t/f")).expect("the file via /proc");
+    assert_eq!((meta.uid() as u64, meta.gid() as u64), (h + 1000, h + 1000));
+    // Under the default policy the same request is dropped: chown fails.
+    let dflt = unique("uchown0");
+    let _g0 = DockerContainer(dflt.clone());
+    let out = run(docker()
+        .args(["run", "--name", &dflt, "--runtime", "hardened"])
+        .args(["--network", "none", "--tmpfs", "/t", "--cap-add", "CHOWN"])
+        .arg(image())
+        .args(["sh", "-c", "touch /t/f && chown 1000:1000 /t/f"]));
+    assert!(
+        !out.ok() && out.stderr.contains("Operation not permitted"),
+        "{out:?}"
+    );
+}
+
+/// Removes a docker image on drop.
+struct DockerImage(String);
+
+impl Drop for DockerImage {
+    fn drop(&mut self) {
+        let _ = docker()
+            .args(["rmi", "-f", &self.0])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// An image with files of several users (0600, owned by 1000 and by root) runs unchanged:
+/// each user reads its own files, and container root, without capabilities, cannot read
+/// another user's (no DAC_OVERRIDE: a security property).
+#[test]
+fn a_multi_user_image_runs_unchanged() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rootfs = dir.path().join("rootfs");
+    let src = PathBuf::from(test_env("HARDENED_TEST_BUNDLE_IMAGE")).join("rootfs");
+    let out = run(Command::new("cp").arg("-a").arg(&src).arg(&rootfs));
+    assert!(out.ok(), "{out:?}");
+    let home = rootfs.join("home/u");
+    std::fs::create_dir_all(&home).expect("home");
+    std::fs::write(home.join("private"), "mine\n").expect("private file");
+    std::fs::set_permissions(home.join("private"), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod");
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    for p in [&home, &home.join("private")] {
+        std::os::unix::fs::chown(p, Some(1000), Some(1000)).expect("chown");
+    }
+    let mut passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).expect("passwd");
+    passwd.push_str("u:x:1000:1000:u:/home/u:/bin/sh\n");
+    std::fs::write(rootfs.join("etc/passwd"), passwd).expect("passwd");
+    let tag = format!("hardened-test/multiuser:{}", unique("m"));
+    let _gi = DockerImage(tag.clone());
+    let tar = dir.path().join("image.tar");
+    let out = run(Command::new("tar")
+        .arg("--numeric-owner")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."));
+    assert!(out.ok(), "{out:?}");
+    let out = run(docker()
+        .args(["import", "-c", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+        .arg(&tar)
+        .arg(&tag));
+    assert!(out.ok(), "{out:?}");
+    let in_image = |user: &str, script: &str| {
+        let name = unique("umulti");
+        let _g = DockerContainer(name.clone());
+        run(docker()
+            .args(["run", "--name", &name, "--runtime", "hardened"])
+            .args(["--network", "none", "-u", user])
+            .arg(&tag)
+            .args(["sh", "-c", script]))
+    };
+    // User 1000 reads its 0600 file, which it owns inside; the mapping is not the identity.
+    let out = in_image(
+        "1000",
+        "id -u; cat /home/u/private; stat -c %u:%g:%a /home/u/private; cat /proc/self/uid_map",
+    );
+    assert!(out.ok(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(&lines[..3], ["1000", "mine", "1000:1000:600"], "{out:?}");
+    let (_, h, _) = parse_map(lines.get(3).copied().unwrap_or_default());
+    assert!(h >= 65536, "{out:?}");
+    // Container root reads root's 0600 file, but not user 1000's (no capabilities).
+    let out = in_image(
+        "0",
+        "cat /etc/secret-0600; stat -c %u /home/u/private; cat /home/u/private",
+    );
+    assert!(
+        !out.ok(),
+        "container root read another user's 0600 file: {out:?}"
+    );
+    assert_eq!(out.stdout, "secret\n1000\n", "{out:?}");
+    assert!(out.stderr.contains("Permission denied"), "{out:?}");
+    // And user 1000 cannot read root's.
+    let out = in_image("1000", "cat /etc/secret-0600");
+    assert!(
+        !out.ok() && out.stderr.contains("Permission denied"),
+        "{out:?}"
+    );
+}

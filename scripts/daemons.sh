@@ -235,6 +235,12 @@ audit_log = "$dir/audit/web.log"
 [defaults]
 allow_capabilities = ["NET_BIND_SERVICE"]
 TOML
+  # CHOWN only (Docker's default set asks for it; the default policy drops it): chown on tmpfs.
+  cat > "$dir/policy/chown.toml" <<TOML
+audit_log = "$dir/audit/chown.log"
+[defaults]
+allow_capabilities = ["CHOWN"]
+TOML
   rt() { printf '"%s": { "path": "%s", "runtimeArgs": ["--policy", "%s"] }' "$1" "$hardened" "$dir/policy/$2.toml"; }
   cat > "$dir/daemon.json" <<JSON
 {
@@ -243,7 +249,8 @@ TOML
     $(rt hardened-allow allow),
     $(rt hardened-audit audit),
     $(rt hardened-permissive permissive),
-    $(rt hardened-web web)
+    $(rt hardened-web web),
+    $(rt hardened-chown chown)
   },
   "storage-driver": "overlay2",
   "log-driver": "json-file"
