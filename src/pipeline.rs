@@ -84,16 +84,7 @@ pub fn host_facts(spec: &Spec) -> HostFacts {
     if let Some(namespaces) = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()) {
         for ns in namespaces {
             let Some(path) = ns.path() else { continue };
-            let kind = match ns.typ() {
-                oci_spec::runtime::LinuxNamespaceType::Pid => "pid",
-                oci_spec::runtime::LinuxNamespaceType::Network => "net",
-                oci_spec::runtime::LinuxNamespaceType::Ipc => "ipc",
-                oci_spec::runtime::LinuxNamespaceType::Uts => "uts",
-                oci_spec::runtime::LinuxNamespaceType::Mount => "mnt",
-                oci_spec::runtime::LinuxNamespaceType::User => "user",
-                oci_spec::runtime::LinuxNamespaceType::Cgroup => "cgroup",
-                oci_spec::runtime::LinuxNamespaceType::Time => "time",
-            };
+            let kind = crate::userns::join::proc_name(ns.typ());
             // The host's namespaces: the runtime's own (it runs in the host's, called by
             // dockerd or containerd), and PID 1's where this process may read them.
             let Ok(theirs) = std::fs::metadata(path) else {

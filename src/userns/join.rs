@@ -165,7 +165,8 @@ fn clone_flag(t: LinuxNamespaceType) -> nix::sched::CloneFlags {
     }
 }
 
-fn proc_name(t: LinuxNamespaceType) -> &'static str {
+/// The name of a namespace type under `/proc/<pid>/ns/`.
+pub fn proc_name(t: LinuxNamespaceType) -> &'static str {
     match t {
         LinuxNamespaceType::Network => "net",
         LinuxNamespaceType::Ipc => "ipc",
