@@ -731,3 +731,25 @@ fn a_multi_user_image_runs_unchanged() {
         "{out:?}"
     );
 }
+
+/// A create killed while libcontainer wrote its state leaves an empty state file (seen in CI):
+/// `delete --force` still removes the container and frees its range.
+#[test]
+fn forced_delete_of_an_unreadable_state_frees_the_range() {
+    let sb = Sandbox::new();
+    let root = sb.root();
+    std::fs::create_dir_all(root.join("ghost")).expect("state dir");
+    std::fs::write(root.join("ghost/state.json"), "").expect("empty state");
+    std::fs::create_dir_all(root.join(".userns")).expect("ranges dir");
+    std::fs::write(root.join(".userns/0"), "ghost").expect("range file");
+    let out = run(sb.hardened().args(["delete", "--force", "ghost"]));
+    assert!(out.ok(), "{out:?}");
+    assert!(!root.join("ghost").exists(), "state dir left");
+    assert!(!root.join(".userns").exists(), "range left");
+    // Without --force it is an error, and nothing is removed.
+    std::fs::create_dir_all(root.join("ghost2")).expect("state dir");
+    std::fs::write(root.join("ghost2/state.json"), "").expect("empty state");
+    let out = run(sb.hardened().args(["delete", "ghost2"]));
+    assert!(!out.ok(), "{out:?}");
+    assert!(root.join("ghost2/state.json").exists());
+}

@@ -17,7 +17,19 @@ pub fn delete(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
         }
         anyhow::bail!("container {id} does not exist");
     }
-    let mut container = ctx.load(id)?;
+    let mut container = match ctx.load(id) {
+        Ok(c) => c,
+        // A create killed while libcontainer wrote its state leaves an unreadable state file:
+        // a forced delete removes what is left (the engine will not call again).
+        Err(e) if force => {
+            tracing::warn!("{e:#}: removing what is left of container {id}");
+            let _ = std::fs::remove_dir_all(&dir);
+            bundle::remove_shadow(&ctx.root, id);
+            crate::userns::alloc::free(&ctx.root, id);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let deleted = container.delete(force).with_context(|| {
         format!(
             "cannot delete container {id} that is not stopped ({}): stop it first or use --force",
