@@ -38,6 +38,9 @@ pub struct HardenedExecutor {
     /// For an `exec`'d process of a container with a user namespace: that namespace and the
     /// identity to take in it.
     pub exec_userns: Option<JoinUserns>,
+    /// For the container's init: its startContainer hooks and the report to `start`
+    /// (`hooks.rs`).
+    pub init: Option<crate::hooks::InitStart>,
 }
 
 /// The user namespace of a container, open in the `exec` process (the descriptor is inherited
@@ -96,6 +99,25 @@ impl JoinUserns {
 
 impl Executor for HardenedExecutor {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        let result = self.prepare_and_exec(spec);
+        // Reached only on failure (a successful exec does not return): tell `start`.
+        if let (Err(e), Some(init)) = (&result, &self.init) {
+            crate::hooks::report(init.report_fd, e.to_string().as_bytes());
+        }
+        result
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        let result = self.validate_process(spec);
+        if let (Err(e), Some(init)) = (&result, &self.init) {
+            crate::hooks::report(init.report_fd, e.to_string().as_bytes());
+        }
+        result
+    }
+}
+
+impl HardenedExecutor {
+    fn prepare_and_exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
         if let Some(join) = &self.exec_userns {
             join.enter()?;
         }
@@ -114,10 +136,15 @@ impl Executor for HardenedExecutor {
                 ))
             })?;
         }
+        if let Some(init) = &self.init {
+            init.run_start_container_hooks()
+                .map_err(|e| ExecutorError::Other(format!("{e:#}")))?;
+            crate::hooks::report(init.report_fd, &[crate::hooks::EXEC_MARK]);
+        }
         DefaultExecutor {}.exec(spec)
     }
 
-    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+    fn validate_process(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
         let process = spec.process().as_ref();
         let arg0 = process
             .and_then(|p| p.args().as_ref())

@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod executor;
+pub mod hooks;
 pub mod install;
 pub mod logging;
 pub mod pipeline;

@@ -8,6 +8,11 @@ use hardened::commands::{self as cmd, Ctx};
 use hardened::policy::Policy;
 
 fn main() -> ExitCode {
+    // The hook shim (`hooks.rs`) is this binary run by libcontainer as a hook: no CLI, no
+    // logging set-up, straight to the real hook.
+    if std::env::args_os().nth(1).as_deref() == Some(hardened::hooks::SHIM_ARG.as_ref()) {
+        hardened::hooks::shim(std::env::args_os().collect());
+    }
     let cli = Cli::parse();
     if cli.version {
         print!("{}", cmd::version::text());

@@ -6,7 +6,10 @@ use anyhow::{bail, Context, Result};
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
 use libcontainer::syscall::syscall::SyscallType;
-use libcontainer::workload::default::DefaultExecutor;
+use std::os::fd::AsRawFd;
+
+use crate::executor::HardenedExecutor;
+use crate::hooks;
 
 use super::{check_systemd, Ctx};
 use crate::cli::{Create, CreateOpts};
@@ -91,14 +94,70 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
             rewritten = true;
         }
     }
+    // Hooks (`hooks.rs`): the ones libcontainer runs go through our shim (the caller's bundle
+    // and the init's pid in their state); startContainer hooks are run by our executor.
+    let caller_spec_hooks = verdict.spec.hooks().clone();
+    let mut start_container_hooks = Vec::new();
+    let mut shim_exe = None;
+    if let Some(mut h) = verdict.spec.hooks().clone() {
+        start_container_hooks = h.start_container().clone().unwrap_or_default();
+        h.set_start_container(None);
+        verdict.spec.set_hooks(Some(h));
+        #[allow(deprecated)]
+        let wrapped = [
+            verdict
+                .spec
+                .hooks()
+                .as_ref()
+                .and_then(|h| h.prestart().as_ref()),
+            verdict
+                .spec
+                .hooks()
+                .as_ref()
+                .and_then(|h| h.create_runtime().as_ref()),
+            verdict
+                .spec
+                .hooks()
+                .as_ref()
+                .and_then(|h| h.create_container().as_ref()),
+        ]
+        .iter()
+        .any(|l| l.is_some_and(|l| !l.is_empty()));
+        if wrapped {
+            let exe = hooks::ShimExe::open()?;
+            exe.wrap(&mut verdict.spec, &caller);
+            shim_exe = Some(exe);
+        }
+        rewritten = true;
+    }
+    let cgroups_path = verdict
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone());
+    let cgroup_path = libcontainer::utils::get_cgroup_path(&cgroups_path, id);
+    let cgroup_preexisting = super::cgroup::exists(&cgroup_path);
     let effective: PathBuf = if verdict.changes.is_empty() && !rewritten {
         caller.clone()
     } else {
         bundle::write_shadow(&ctx.root, id, &caller, &verdict.spec)?
     };
 
-    let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
-        .with_executor(DefaultExecutor {});
+    let report = hooks::ExecReport::new()?;
+    let host_proc = std::fs::File::open("/proc").context("open /proc")?;
+    let executor = HardenedExecutor {
+        init: Some(hooks::InitStart {
+            id: id.to_string(),
+            bundle: caller.clone(),
+            annotations: verdict.spec.annotations().clone(),
+            hooks: start_container_hooks,
+            proc_fd: host_proc.as_raw_fd(),
+            report_fd: report.write.as_raw_fd(),
+        }),
+        ..Default::default()
+    };
+    let mut builder =
+        ContainerBuilder::new(id.to_string(), SyscallType::default()).with_executor(executor);
     if let Some(fd) = writable_null(1)? {
         builder = builder.with_stdout(fd);
     }
@@ -131,6 +190,27 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
                 .build()
         });
     drop(entered);
+    // Our copies: the init holds its own. `start` must see end of file when the init execs.
+    drop(shim_exe);
+    drop(host_proc);
+    let report_recorded = match &built {
+        Ok(c) => {
+            let r = report.record(&c.root);
+            if r.is_ok() && cgroup_preexisting {
+                let _ = std::fs::write(c.root.join(super::cgroup::PREEXISTING_FILE), "");
+            }
+            r
+        }
+        Err(_) => Ok(()),
+    };
+    drop(report);
+    let built = match (built, report_recorded) {
+        (Ok(mut c), Err(e)) => {
+            let _ = super::delete::delete_container(ctx, &mut c, true);
+            return Err(e.context(format!("create container {id}")));
+        }
+        (b, _) => b,
+    };
     match built {
         Ok(c) => {
             if let Some(spec) = lasting {
@@ -143,6 +223,11 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
                 bundle::remove_shadow(&ctx.root, id);
             }
             crate::userns::alloc::free(&ctx.root, id);
+            // runtime.md lifecycle 3-5, 12-13: the container is gone; its poststop hooks run.
+            if let Some(h) = &caller_spec_hooks {
+                let state = hooks::stopped_state(id, &caller, &verdict.spec);
+                hooks::run_all("poststop", h.poststop().as_ref(), &state);
+            }
             Err(anyhow::Error::new(e).context(format!("create container {id}")))
         }
     }

@@ -189,6 +189,7 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
             fd: fd.as_raw_fd(),
             ..join.clone()
         }),
+        init: None,
     };
     let pid = ContainerBuilder::new(args.id.clone(), SyscallType::default())
         .with_executor(executor)

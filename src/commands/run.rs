@@ -3,8 +3,9 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::delete::delete_container;
+use super::start::start_container;
 use super::{create::create_container, exit_code, Ctx};
-use crate::bundle;
 use crate::cli::Run;
 
 /// `run` = create + start + wait; the exit status is propagated, signals are forwarded to the
@@ -26,14 +27,15 @@ pub fn run(ctx: &Ctx, args: &Run) -> Result<i32> {
         Some(set)
     };
 
-    if let Err(e) = container.start() {
+    if let Err(e) = start_container(ctx, &mut container) {
         if let Some(set) = &forwarded {
             let _ = set.thread_unblock();
         }
-        let _ = container.delete(true);
-        bundle::remove_shadow(&ctx.root, &args.id);
-        crate::userns::alloc::free(&ctx.root, &args.id);
-        return Err(anyhow::Error::new(e).context(format!("start container {}", args.id)));
+        // A failed start has destroyed the container already; this removes what may be left.
+        if ctx.container_dir(&args.id)?.exists() {
+            let _ = delete_container(ctx, &mut container, true);
+        }
+        return Err(e);
     }
     let Some(set) = forwarded else {
         return Ok(0);
@@ -42,11 +44,8 @@ pub fn run(ctx: &Ctx, args: &Run) -> Result<i32> {
     let result = wait_forwarding(init, &set);
     let _ = set.thread_unblock();
     if !args.keep {
-        container
-            .delete(true)
+        delete_container(ctx, &mut container, true)
             .with_context(|| format!("delete container {}", args.id))?;
-        bundle::remove_shadow(&ctx.root, &args.id);
-        crate::userns::alloc::free(&ctx.root, &args.id);
     }
     result
 }
