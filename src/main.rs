@@ -43,6 +43,16 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Cli::command().print_help()?;
         return Ok(0);
     };
+    // Commands that put a process into a container run from a binary that cannot be
+    // overwritten through /proc/<pid>/exe (CVE-2019-5736). This re-executes the binary, so it
+    // comes before anything that the re-executed process would only do again (the policy).
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        let root = Ctx::new(&g.root, g.systemd_cgroup, Policy::default())?.root;
+        hardened::sealed::ensure_sealed(&root)?;
+    }
     // Only the commands that evaluate specs read the policy file.
     let needs_policy = matches!(
         command,
@@ -58,14 +68,6 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Policy::default()
     };
     let ctx = || Ctx::new(&g.root, g.systemd_cgroup, policy.clone());
-    // Commands that put a process into a container run from a binary that cannot be
-    // overwritten through /proc/<pid>/exe (CVE-2019-5736).
-    if matches!(
-        command,
-        Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
-        hardened::sealed::ensure_sealed(&ctx()?.root)?;
-    }
     match command {
         Command::Create(a) => cmd::create::create(&ctx()?, a).map(|_| 0),
         Command::Start(a) => cmd::start::start(&ctx()?, &a.id).map(|_| 0),
