@@ -68,8 +68,11 @@ impl Confinement {
 
 /// For `create`: take the container process's filter and capabilities out of `spec` (the spec
 /// libcontainer gets) into the returned confinement, the filter compiled through the cache under
-/// `root`. None, and `spec` unchanged, when there is nothing to take, or when the profile uses
-/// SCMP_ACT_NOTIFY (libcontainer's path hands the listener its descriptor; it keeps all of it).
+/// `root`. None, and `spec` unchanged, when libcontainer gets it right by itself (no profile,
+/// and an inheritable set within the permitted one), or when the profile uses SCMP_ACT_NOTIFY
+/// (libcontainer's path hands the listener its descriptor; it keeps all of it). Leaving a spec
+/// unchanged matters: a changed one goes to libcontainer as a shadow bundle, which hooks then
+/// see as the container's bundle.
 pub fn split_init(root: &Path, spec: &mut Spec) -> Result<Option<Confinement>, BpfError> {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     if seccomp
@@ -81,7 +84,15 @@ pub fn split_init(root: &Path, spec: &mut Spec) -> Result<Option<Confinement>, B
     let Some(mut process) = spec.process().clone() else {
         return Ok(None);
     };
-    if seccomp.is_none() && process.capabilities().is_none() {
+    let caps_in_order =
+        process
+            .capabilities()
+            .as_ref()
+            .is_none_or(|c| match (c.inheritable(), c.permitted()) {
+                (Some(i), Some(p)) => i.is_subset(p),
+                _ => true,
+            });
+    if seccomp.is_none() && caps_in_order {
         return Ok(None);
     }
     let filter = seccomp.as_ref().map(|s| bpf::cached(root, s)).transpose()?;
@@ -230,6 +241,59 @@ mod tests {
             .find_map(|l| l.strip_prefix(&format!("{name}:")))
             .map(|v| v.trim().to_string())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn split_init_takes_over_only_what_libcontainer_gets_wrong() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let set = |c: &[Capability]| c.iter().copied().collect::<Capabilities>();
+        let with = |inh: &[Capability], seccomp: Option<oci_spec::runtime::LinuxSeccomp>| {
+            let mut spec = Spec::default();
+            let mut p = spec.process().clone().unwrap_or_default();
+            let mut caps = LinuxCapabilities::default();
+            caps.set_permitted(Some(set(&[Capability::Kill])))
+                .set_inheritable(Some(set(inh)));
+            p.set_capabilities(Some(caps));
+            spec.set_process(Some(p));
+            let mut linux = spec.linux().clone().unwrap_or_default();
+            linux.set_seccomp(seccomp);
+            spec.set_linux(Some(linux));
+            spec
+        };
+        // No profile, inheritable within permitted: libcontainer's path, spec unchanged.
+        let mut spec = with(&[Capability::Kill], None);
+        let before = spec.clone();
+        assert!(split_init(root.path(), &mut spec).expect("split").is_none());
+        assert_eq!(spec, before);
+        // Inheritable outside permitted: ours.
+        let mut spec = with(&[Capability::Chown], None);
+        let c = split_init(root.path(), &mut spec)
+            .expect("split")
+            .expect("confinement");
+        assert!(c.filter.is_none() && c.capabilities.is_some());
+        assert!(spec
+            .process()
+            .as_ref()
+            .expect("process")
+            .capabilities()
+            .is_none());
+        // A profile: ours, compiled, out of the spec.
+        let mut spec = with(&[], Some(crate::seccomp::default_profile()));
+        let c = split_init(root.path(), &mut spec)
+            .expect("split")
+            .expect("confinement");
+        assert!(c.filter.is_some());
+        assert!(spec.linux().as_ref().expect("linux").seccomp().is_none());
+        // SCMP_ACT_NOTIFY: libcontainer's path.
+        let mut notify = crate::seccomp::default_profile();
+        let mut rule = oci_spec::runtime::LinuxSyscall::default();
+        rule.set_names(vec!["mkdir".into()])
+            .set_action(oci_spec::runtime::LinuxSeccompAction::ScmpActNotify);
+        notify.set_syscalls(Some(vec![rule]));
+        let mut spec = with(&[Capability::Chown], Some(notify));
+        let before = spec.clone();
+        assert!(split_init(root.path(), &mut spec).expect("split").is_none());
+        assert_eq!(spec, before);
     }
 
     /// runc's result for bounding KILL CHOWN NET_RAW, effective/permitted KILL, inheritable
