@@ -10,8 +10,8 @@
 //! out (it joins ipc, uts, net, pid, mnt, cgroup and time only): `exec` hands libcontainer the
 //! process as host root with its capabilities untouched, and the executor then enters the user
 //! namespace and takes the process's own identity there (groups, uid/gid; then its capabilities
-//! with the rest of `confine`), as the container's init got them. Without this, `docker exec` into a container with a user
-//! namespace would run as host root.
+//! with the rest of `confine`), as the container's init got them. Without this, `docker exec`
+//! into a container with a user namespace would run as host root.
 //!
 //! Validation follows runc: a process whose `args[0]` is a path (it has a `/`) runs without a
 //! `PATH` in its environment (Kubernetes sandbox images and `docker import`ed images may have
