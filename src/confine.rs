@@ -118,10 +118,15 @@ pub fn split_exec(
     container: &Spec,
     process: &mut Process,
 ) -> Result<Option<Confinement>, BpfError> {
-    let seccomp = container
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref());
+    let mut seccomp = container.linux().as_ref().and_then(|l| l.seccomp().clone());
+    if let Some(s) = seccomp.as_mut() {
+        if crate::seccomp::migrate_legacy_clone_rule(s) {
+            tracing::info!(
+                "the container's clone rule has the form of an earlier version: read as it was meant"
+            );
+        }
+    }
+    let seccomp = seccomp.as_ref();
     if seccomp.is_some_and(libcontainer::seccomp::is_notify) {
         return Err(BpfError::Invalid(
             "the container's seccomp profile uses SCMP_ACT_NOTIFY, which exec does not support"

@@ -226,6 +226,33 @@ pub fn merge_baseline(caller: &LinuxSeccomp) -> (LinuxSeccomp, Vec<String>) {
     (profile, changed)
 }
 
+/// Rewrites the clone allow rule of profiles made by earlier versions, which wrote it for
+/// libcontainer's reading of SCMP_CMP_MASKED_EQ (`value` 0, `valueTwo` = namespace mask), into
+/// today's (`value` = mask, `valueTwo` 0). Read today's way, the old rule would match every
+/// `clone`. For `exec` into containers created before the change (their spec is kept in the
+/// shadow bundle); returns whether anything changed.
+pub fn migrate_legacy_clone_rule(profile: &mut LinuxSeccomp) -> bool {
+    let mut legacy = clone_allow_rule();
+    legacy.set_args(Some(vec![arg(
+        0,
+        0,
+        Some(CLONE_NAMESPACE_MASK),
+        LinuxSeccompOperator::ScmpCmpMaskedEq,
+    )]));
+    let Some(mut rules) = profile.syscalls().clone() else {
+        return false;
+    };
+    let mut changed = false;
+    for r in rules.iter_mut().filter(|r| **r == legacy) {
+        *r = clone_allow_rule();
+        changed = true;
+    }
+    if changed {
+        profile.set_syscalls(Some(rules));
+    }
+    changed
+}
+
 /// True when the profile allows everything: a default action of SCMP_ACT_ALLOW or SCMP_ACT_LOG
 /// and no rule that denies anything.
 pub fn is_unconfined(s: &LinuxSeccomp) -> bool {

@@ -696,3 +696,39 @@ fn probes_detect_an_unfiltered_process() {
     let failures = in_child(&allow_all, baseline_probes);
     assert_eq!(failures.len(), 22, "{failures:#?}");
 }
+
+/// The clone rule of earlier versions (written for libcontainer's reading, mask in `valueTwo`)
+/// would match every clone read today's way; exec into an older container rewrites it.
+#[test]
+fn legacy_clone_rule_is_migrated() {
+    let mut legacy = clone_allow_rule();
+    legacy.set_args(Some(vec![arg(
+        0,
+        0,
+        Some(CLONE_NAMESPACE_MASK),
+        LinuxSeccompOperator::ScmpCmpMaskedEq,
+    )]));
+    let mut old = default_profile();
+    let mut rules = old.syscalls().clone().unwrap();
+    for r in rules.iter_mut().filter(|r| **r == clone_allow_rule()) {
+        *r = legacy.clone();
+    }
+    old.set_syscalls(Some(rules));
+    assert_ne!(old, default_profile());
+    // Read today's way, the old rule lets namespace flags through (CLONE_NEWUTS needs
+    // CAP_SYS_ADMIN: only as root does the probe tell).
+    fn probes() -> Vec<String> {
+        let mut f = Vec::new();
+        if raw_clone(libc::CLONE_NEWUTS as u64) <= 0 {
+            f.push(format!("clone(CLONE_NEWUTS) failed: errno {}", errno()));
+        }
+        f
+    }
+    if nix::unistd::geteuid().is_root() {
+        assert!(in_child(&old, probes).is_empty());
+    }
+    assert!(migrate_legacy_clone_rule(&mut old));
+    assert_eq!(old, default_profile());
+    assert!(!migrate_legacy_clone_rule(&mut old));
+    assert!(in_child(&old, all_probes).is_empty());
+}
