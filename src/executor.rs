@@ -1,17 +1,17 @@
 //! The workload executor: runs inside the container just before `execve`.
 //!
-//! `libcontainer` 0.7 rebuilds the spec of an `exec`'d process from the namespaces, cgroup path,
-//! personality and time offsets of its container only: the container's seccomp filter is left
-//! out, so a process started by `exec` would run unfiltered. The executor re-applies the
-//! container's filter to `exec`'d processes. Loading a filter without `CAP_SYS_ADMIN` needs
-//! `no_new_privs`, so such a process gets `no_new_privs` too: never weaker than its container.
+//! It applies the process's seccomp filter, capabilities and `no_new_privs`
+//! ([`crate::confine`]), for the container's init and for `exec`'d processes alike: `create` and
+//! `exec` hand libcontainer the process without them (libcontainer 0.7 applies them in an order
+//! the kernel refuses for some configs, and leaves the container's filter out of `exec`'d
+//! processes). The filter is compiled in the parent; nothing is compiled here.
 //!
 //! It also joins the container's user namespace, which libcontainer 0.7's tenant builder leaves
 //! out (it joins ipc, uts, net, pid, mnt, cgroup and time only): `exec` hands libcontainer the
 //! process as host root with its capabilities untouched, and the executor then enters the user
-//! namespace and takes the process's own identity there (groups, uid/gid, capabilities), as the
-//! container's init got them. Without this, `docker exec` into a container with a user
-//! namespace would run as host root.
+//! namespace and takes the process's own identity there (groups, uid/gid; then its capabilities
+//! with the rest of `confine`), as the container's init got them. Without this, `docker exec`
+//! into a container with a user namespace would run as host root.
 //!
 //! Validation follows runc: a process whose `args[0]` is a path (it has a `/`) runs without a
 //! `PATH` in its environment (Kubernetes sandbox images and `docker import`ed images may have
@@ -23,7 +23,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::fd::RawFd;
 
 use libcontainer::capabilities;
-use libcontainer::oci_spec::runtime::{LinuxCapabilities, LinuxSeccomp, Spec, User};
+use libcontainer::oci_spec::runtime::{Spec, User};
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::default::DefaultExecutor;
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
@@ -32,9 +32,9 @@ use nix::unistd::{Gid, Uid};
 
 #[derive(Clone, Default)]
 pub struct HardenedExecutor {
-    /// The container's seccomp profile, applied here for `exec`'d processes (None for init:
-    /// libcontainer applies it itself).
-    pub exec_seccomp: Option<LinuxSeccomp>,
+    /// Seccomp filter, capabilities and no_new_privs of the process, applied last (None: left
+    /// to libcontainer, e.g. for SCMP_ACT_NOTIFY profiles).
+    pub confine: Option<crate::confine::Confinement>,
     /// For an `exec`'d process of a container with a user namespace: that namespace and the
     /// identity to take in it.
     pub exec_userns: Option<JoinUserns>,
@@ -44,13 +44,12 @@ pub struct HardenedExecutor {
 }
 
 /// The user namespace of a container, open in the `exec` process (the descriptor is inherited
-/// across libcontainer's forks; libcontainer marks it close-on-exec), and the user and
-/// capabilities of the process to run in it.
+/// across libcontainer's forks; libcontainer marks it close-on-exec), and the user of the
+/// process to run in it (its capabilities are the executor's `confine`).
 #[derive(Clone)]
 pub struct JoinUserns {
     pub fd: RawFd,
     pub user: User,
-    pub capabilities: Option<LinuxCapabilities>,
 }
 
 fn other(what: &str, e: impl std::fmt::Display) -> ExecutorError {
@@ -59,7 +58,7 @@ fn other(what: &str, e: impl std::fmt::Display) -> ExecutorError {
 
 impl JoinUserns {
     /// Enter the namespace, then become the process's user: supplementary groups, gid and uid
-    /// (keeping capabilities across the uid change), then the process's capability sets.
+    /// (keeping capabilities across the uid change).
     fn enter(&self) -> Result<(), ExecutorError> {
         let syscall = SyscallType::default().create_syscall();
         syscall
@@ -89,10 +88,6 @@ impl JoinUserns {
             })?;
         capabilities::reset_effective(syscall.as_ref())
             .map_err(|e| other("reset effective capabilities", e))?;
-        if let Some(caps) = &self.capabilities {
-            capabilities::drop_privileges(caps, syscall.as_ref())
-                .map_err(|e| other("set the process's capabilities", e))?;
-        }
         Ok(())
     }
 }
@@ -121,20 +116,8 @@ impl HardenedExecutor {
         if let Some(join) = &self.exec_userns {
             join.enter()?;
         }
-        if let Some(seccomp) = &self.exec_seccomp {
-            if libcontainer::seccomp::is_notify(seccomp) {
-                return Err(ExecutorError::Other(
-                    "the container's seccomp profile uses SCMP_ACT_NOTIFY, which exec does not support".into(),
-                ));
-            }
-            nix::sys::prctl::set_no_new_privs().map_err(|e| {
-                ExecutorError::Other(format!("set no_new_privs for the exec'd process: {e}"))
-            })?;
-            libcontainer::seccomp::initialize_seccomp(seccomp).map_err(|e| {
-                ExecutorError::Other(format!(
-                    "apply the container's seccomp profile to the exec'd process: {e}"
-                ))
-            })?;
+        if let Some(confine) = &self.confine {
+            confine.apply().map_err(ExecutorError::Other)?;
         }
         if let Some(init) = &self.init {
             init.run_start_container_hooks()

@@ -8,11 +8,12 @@ use libcontainer::container::Container;
 use libcontainer::syscall::syscall::SyscallType;
 use std::os::fd::AsRawFd;
 
-use crate::executor::HardenedExecutor;
 use crate::hooks;
 
 use super::{check_systemd, Ctx};
 use crate::cli::{Create, CreateOpts};
+use crate::executor::HardenedExecutor;
+use crate::seccomp::bpf;
 use oci_spec::runtime::Spec;
 
 use crate::policy::Unmappable;
@@ -35,14 +36,27 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     }
     let caller = bundle::canonical_bundle(&opts.bundle)?;
     let spec = bundle::load_spec(&caller)?;
+    if let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        bpf::validate(seccomp).with_context(|| format!("create container {id}"))?;
+    }
     let prepared = pipeline::prepare_container(&ctx.policy, &spec, id, Some(&caller), &ctx.root)?;
     let mut verdict = prepared.verdict;
+    // Seccomp and capabilities are applied by our executor (crate::confine): libcontainer gets
+    // the spec without them; `full` is what later readers see.
+    let full = verdict.spec.clone();
+    let confine = match crate::confine::split_init(&ctx.root, &mut verdict.spec) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::userns::alloc::free(&ctx.root, id);
+            return Err(anyhow::Error::new(e).context(format!("create container {id}")));
+        }
+    };
     // The spec later readers see (exec, state): the idmapped trees exist only in this
     // process's private mount namespace and the container's.
     let mut lasting: Option<Spec> = None;
     let mut prejoin = Vec::new();
     if let Some(plan) = prepared.userns {
-        lasting = Some(verdict.spec.clone());
+        lasting = Some(full.clone());
         // The user namespace the policy added: idmap the root filesystem and bind mounts, in a
         // private mount namespace of this process that the container's is copied from.
         let range = plan.range;
@@ -89,10 +103,13 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         if let Some(s) = idmap::explicit_mounts(&verdict.spec)
             .with_context(|| format!("prepare the idmapped mounts of container {id}"))?
         {
-            lasting = Some(verdict.spec.clone());
+            lasting = Some(full.clone());
             verdict.spec = s;
             rewritten = true;
         }
+    }
+    if confine.is_some() && lasting.is_none() {
+        lasting = Some(full);
     }
     // Hooks (`hooks.rs`): the ones libcontainer runs go through our shim (the caller's bundle
     // and the init's pid in their state); startContainer hooks are run by our executor.
@@ -137,7 +154,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         .and_then(|l| l.cgroups_path().clone());
     let cgroup_path = libcontainer::utils::get_cgroup_path(&cgroups_path, id);
     let cgroup_preexisting = super::cgroup::exists(&cgroup_path);
-    let effective: PathBuf = if verdict.changes.is_empty() && !rewritten {
+    let effective: PathBuf = if verdict.changes.is_empty() && !rewritten && confine.is_none() {
         caller.clone()
     } else {
         bundle::write_shadow(&ctx.root, id, &caller, &verdict.spec)?
@@ -154,6 +171,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
             proc_fd: host_proc.as_raw_fd(),
             report_fd: report.write.as_raw_fd(),
         }),
+        confine,
         ..Default::default()
     };
     let mut builder =

@@ -116,8 +116,8 @@ fn load_process(path: &std::path::Path) -> Result<Process> {
 }
 
 /// For a container with a user namespace of its own: open that namespace, and split `process`
-/// into what libcontainer runs (host root, capabilities untouched, so that the executor can
-/// enter the namespace) and the identity the executor takes there. libcontainer 0.7 does not
+/// into what libcontainer runs (host root, so that the executor can enter the namespace) and the
+/// identity the executor takes there. libcontainer 0.7 does not
 /// join user namespaces on exec (see `crate::executor`).
 fn user_namespace_of(
     spec: &Spec,
@@ -144,13 +144,11 @@ fn user_namespace_of(
     let join = JoinUserns {
         fd: fd.as_raw_fd(),
         user: process.user().clone(),
-        capabilities: process.capabilities().clone(),
     };
     let mut as_root = process;
     let mut root = User::default();
     root.set_umask(as_root.user().umask());
     as_root.set_user(root);
-    as_root.set_capabilities(None);
     Ok((as_root, Some((fd, join))))
 }
 
@@ -167,7 +165,10 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
         Some(path) => load_process(path)?,
         None => inline_process(&spec, args)?,
     };
-    let process = pipeline::prepare_exec(&ctx.policy, &spec, &args.id, process)?;
+    let mut process = pipeline::prepare_exec(&ctx.policy, &spec, &args.id, process)?;
+    // The container's filter and the process's capabilities are applied by our executor.
+    let confine = crate::confine::split_exec(&ctx.root, &spec, &mut process)
+        .with_context(|| format!("exec in container {}", args.id))?;
     let (process, exec_userns) = match container.pid() {
         Some(pid) => user_namespace_of(&spec, pid.as_raw(), process)?,
         None => (process, None),
@@ -184,7 +185,7 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
     tmp.flush()?;
 
     let executor = HardenedExecutor {
-        exec_seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+        confine,
         exec_userns: exec_userns.as_ref().map(|(fd, join)| JoinUserns {
             fd: fd.as_raw_fd(),
             ..join.clone()

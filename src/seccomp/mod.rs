@@ -10,7 +10,10 @@
 //!
 //! # How the profile is loaded, and what that means here
 //!
-//! `libcontainer`'s `initialize_seccomp` (0.7) builds the filter with libseccomp:
+//! [`bpf`] compiles a profile with libseccomp once per profile (cached under the state root) in
+//! the parent, and our executor loads it in the container with seccomp(2), in runc's order with
+//! the capabilities (`crate::confine`). libcontainer only loads SCMP_ACT_NOTIFY profiles itself.
+//! The compiler reads a profile as runc and crun do:
 //!
 //! - names libseccomp cannot resolve are skipped with a warning, so the profiles built here only
 //!   name syscalls this host's libseccomp knows (names of other architectures, e.g. `socketcall`
@@ -21,14 +24,14 @@
 //!   of a syscall and lets an unconditional rule override every conditional one: a caller's
 //!   `ptrace` ALLOW followed by our `ptrace` ERRNO would still allow `ptrace`. The merge
 //!   therefore removes the names from the caller's rules instead of relying on rule order.
-//! - `SCMP_CMP_MASKED_EQ`: libcontainer takes the mask from `valueTwo` and the compared datum
-//!   from `value` (`(arg & valueTwo) == value`), the reverse of runc, which takes the mask from
-//!   `value`. libseccomp also masks the datum, so a rule written for the other convention with
-//!   a zero mask matches *every* call. Docker's clone rule (`value` = namespace mask,
-//!   `valueTwo` = 0) therefore allows `clone` with any flags under libcontainer; the merge
-//!   replaces it. Our clone rules are written for libcontainer; the per-bit deny rules use
-//!   `value == valueTwo`, which reads the same in both conventions.
+//! - `SCMP_CMP_MASKED_EQ`: `value` is the mask and `valueTwo` the datum (`(arg & value) ==
+//!   valueTwo`), as in runc, crun and seccomp_rule_add(3). (libcontainer 0.7 reads them the other
+//!   way round.) Docker's clone rule (`value` = namespace mask, `valueTwo` = 0) thus allows
+//!   `clone` without namespace flags only, as Docker intends; our clone allow rule is written the
+//!   same way, and the per-bit deny rules use `value == valueTwo`, which reads the same in both
+//!   conventions.
 
+pub mod bpf;
 mod syscalls;
 
 pub use syscalls::{ALLOWED, BASELINE_DENIED};
@@ -129,7 +132,7 @@ pub fn default_profile() -> LinuxSeccomp {
 ///   profiles) and a deny rule per namespace flag is added (unless the default action already
 ///   gives EPERM). A caller's unconditional deny of `clone` is kept as it is;
 /// - deny rules are appended for what is not denied yet (none when the default action already
-///   answers EPERM, which libcontainer would skip anyway).
+///   answers EPERM, which the compiler would skip anyway).
 ///
 /// A default action of SCMP_ACT_ALLOW or SCMP_ACT_LOG (a denylist profile) is merged the same
 /// way. The merge is idempotent, and `merge_baseline(&default_profile())` changes nothing.
@@ -151,7 +154,7 @@ pub fn merge_baseline(caller: &LinuxSeccomp) -> (LinuxSeccomp, Vec<String>) {
         .collect();
     let clone_kept = first_unconditional_deny(rules, "clone");
 
-    // (Names libseccomp cannot resolve are not filtered by libcontainer at all: no change.)
+    // (Names libseccomp cannot resolve are not filtered at all: no change.)
     let mut changed: Vec<String> = known_names(
         forced
             .iter()
@@ -223,6 +226,33 @@ pub fn merge_baseline(caller: &LinuxSeccomp) -> (LinuxSeccomp, Vec<String>) {
     (profile, changed)
 }
 
+/// Rewrites the clone allow rule of profiles made by earlier versions, which wrote it for
+/// libcontainer's reading of SCMP_CMP_MASKED_EQ (`value` 0, `valueTwo` = namespace mask), into
+/// today's (`value` = mask, `valueTwo` 0). Read today's way, the old rule would match every
+/// `clone`. For `exec` into containers created before the change (their spec is kept in the
+/// shadow bundle); returns whether anything changed.
+pub fn migrate_legacy_clone_rule(profile: &mut LinuxSeccomp) -> bool {
+    let mut legacy = clone_allow_rule();
+    legacy.set_args(Some(vec![arg(
+        0,
+        0,
+        Some(CLONE_NAMESPACE_MASK),
+        LinuxSeccompOperator::ScmpCmpMaskedEq,
+    )]));
+    let Some(mut rules) = profile.syscalls().clone() else {
+        return false;
+    };
+    let mut changed = false;
+    for r in rules.iter_mut().filter(|r| **r == legacy) {
+        *r = clone_allow_rule();
+        changed = true;
+    }
+    if changed {
+        profile.set_syscalls(Some(rules));
+    }
+    changed
+}
+
 /// True when the profile allows everything: a default action of SCMP_ACT_ALLOW or SCMP_ACT_LOG
 /// and no rule that denies anything.
 pub fn is_unconfined(s: &LinuxSeccomp) -> bool {
@@ -234,7 +264,7 @@ pub fn is_unconfined(s: &LinuxSeccomp) -> bool {
 
 // ------------------------------------------------------------------------------------------
 
-/// What libcontainer turns an action into (ERRNO and TRACE default to EPERM, KILL is
+/// What [`bpf`] turns an action into (ERRNO and TRACE default to EPERM, KILL is
 /// KILL_THREAD): two rules with the same effect are the same to libseccomp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Effect {
@@ -290,12 +320,12 @@ fn names(r: &LinuxSyscall, name: &str) -> bool {
     r.names().iter().any(|n| n == name)
 }
 
-/// libcontainer adds a rule without conditions when `args` is absent or empty.
+/// The compiler adds a rule without conditions when `args` is absent or empty.
 fn is_unconditional(r: &LinuxSyscall) -> bool {
     r.args().as_ref().is_none_or(|a| a.is_empty())
 }
 
-/// Rules libcontainer actually adds for `name`: those whose effect differs from the default.
+/// Rules the compiler actually adds for `name`: those whose effect differs from the default.
 fn effective_rules<'a>(
     rules: &'a [LinuxSyscall],
     default: Effect,
@@ -325,8 +355,8 @@ fn allowed_somehow(rules: &[LinuxSyscall], default: Effect, name: &str) -> bool 
     !default.is_deny() || effective.iter().any(|r| !is_deny(r))
 }
 
-/// Whether the caller's profile lets `clone` run with a namespace flag set (as libcontainer
-/// loads it).
+/// Whether the caller's profile lets `clone` run with a namespace flag set (as [`bpf`] compiles
+/// it).
 fn clone_namespaces_allowed(rules: &[LinuxSyscall], default: Effect) -> bool {
     let effective = effective_rules(rules, default, "clone");
     if let Some(first) = effective.iter().find(|r| is_unconditional(r)) {
@@ -345,9 +375,9 @@ fn clone_namespaces_allowed(rules: &[LinuxSyscall], default: Effect) -> bool {
     })
 }
 
-/// An allow rule on `clone` that, as libcontainer reads it, only matches calls without any
-/// namespace flag: `(arg0 & valueTwo) == value` with the namespace flags in the mask and none in
-/// the value. (CLONE_NEWTIME does not count: clone cannot use it.)
+/// An allow rule on `clone` that only matches calls without any namespace flag:
+/// `(arg0 & value) == valueTwo` with the namespace flags in the mask and none in the datum.
+/// (CLONE_NEWTIME does not count: clone cannot use it.)
 fn restricts_clone_namespaces(r: &LinuxSyscall) -> bool {
     let needed = CLONE_NAMESPACE_MASK & !0x80;
     let Some(args) = r.args() else {
@@ -359,11 +389,11 @@ fn restricts_clone_namespaces(r: &LinuxSyscall) -> bool {
     // Comparisons on the same argument are added as separate (alternative) rules.
     indexes.len() == args.len()
         && args.iter().any(|a| {
-            let mask = a.value_two().unwrap_or(0);
+            let mask = a.value();
             a.index() == 0
                 && a.op() == LinuxSeccompOperator::ScmpCmpMaskedEq
                 && mask & needed == needed
-                && a.value() & needed == 0
+                && a.value_two().unwrap_or(0) & needed == 0
         })
 }
 
@@ -394,8 +424,8 @@ fn is_canonical_clone_rule(r: &LinuxSyscall) -> bool {
             .any(|&f| *r == clone_flag_deny_rule(f))
 }
 
-/// `clone` is allowed when `(flags & CLONE_NAMESPACE_MASK) == 0`. Written for libcontainer,
-/// which takes the mask from `valueTwo` (see the module documentation).
+/// `clone` is allowed when `(flags & CLONE_NAMESPACE_MASK) == 0`: the mask in `value`, the
+/// datum in `valueTwo` (see the module documentation).
 fn clone_allow_rule() -> LinuxSyscall {
     let mut r = rule(
         vec!["clone".to_string()],
@@ -404,8 +434,8 @@ fn clone_allow_rule() -> LinuxSyscall {
     );
     r.set_args(Some(vec![arg(
         0,
-        0,
-        Some(CLONE_NAMESPACE_MASK),
+        CLONE_NAMESPACE_MASK,
+        Some(0),
         LinuxSeccompOperator::ScmpCmpMaskedEq,
     )]));
     r
@@ -463,7 +493,7 @@ fn arg(
 }
 
 /// The names this host's libseccomp can resolve (the others would only be skipped, with a
-/// warning, by libcontainer: they cannot be filtered by name here anyway).
+/// warning, by the compiler: they cannot be filtered by name here anyway).
 fn known(names: &[&str]) -> Vec<String> {
     known_names(names.iter().map(|n| n.to_string()).collect())
 }

@@ -1,9 +1,7 @@
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
-};
+use libseccomp::{ScmpArch, ScmpSyscall};
 
 use super::*;
 
@@ -33,105 +31,20 @@ fn rules_naming<'a>(p: &'a LinuxSeccomp, name: &str) -> Vec<&'a LinuxSyscall> {
         .collect()
 }
 
-fn scmp_action(action: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
-    let errno = errno.map(|e| e as i32).unwrap_or(libc::EPERM);
-    match action {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            ScmpAction::KillThread
-        }
-        LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
-        LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
-        LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(errno),
-        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(errno as u16),
-        LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
-        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
-        LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
-    }
-}
-
-fn scmp_arch(arch: Arch) -> ScmpArch {
-    match arch {
-        Arch::ScmpArchNative => ScmpArch::Native,
-        Arch::ScmpArchX86_64 => ScmpArch::X8664,
-        Arch::ScmpArchX86 => ScmpArch::X86,
-        Arch::ScmpArchX32 => ScmpArch::X32,
-        Arch::ScmpArchAarch64 => ScmpArch::Aarch64,
-        Arch::ScmpArchArm => ScmpArch::Arm,
-        other => panic!("architecture {other:?} not used by these tests"),
-    }
-}
-
-/// Builds the filter the way libcontainer 0.7's `initialize_seccomp` does, without loading it:
-/// rules with the default action skipped, unknown names skipped, SCMP_CMP_MASKED_EQ with the
-/// mask from `valueTwo`, comparisons on the same argument added as separate rules. Returns the
-/// context and the names that were skipped as unknown.
-fn compile(p: &LinuxSeccomp) -> (ScmpFilterContext, Vec<String>) {
-    let default = scmp_action(p.default_action(), p.default_errno_ret());
-    let mut ctx = ScmpFilterContext::new(default).expect("new filter");
-    for &arch in p.architectures().iter().flatten() {
-        ctx.add_arch(scmp_arch(arch)).expect("add arch");
-    }
-    ctx.set_ctl_nnp(false).expect("nnp");
-    let mut unknown = Vec::new();
-    for r in p.syscalls().iter().flatten() {
-        let action = scmp_action(r.action(), r.errno_ret());
-        if action == default {
-            continue;
-        }
-        for name in r.names() {
-            let Ok(sc) = ScmpSyscall::from_name(name) else {
-                unknown.push(name.clone());
-                continue;
-            };
-            match r.args() {
-                None => {
-                    ctx.add_rule(action, sc).expect("add rule");
-                }
-                Some(args) => {
-                    let cmps: Vec<ScmpArgCompare> = args
-                        .iter()
-                        .map(|a| {
-                            let op = match a.op() {
-                                LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
-                                LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
-                                LinuxSeccompOperator::ScmpCmpLe => ScmpCompareOp::LessOrEqual,
-                                LinuxSeccompOperator::ScmpCmpEq => ScmpCompareOp::Equal,
-                                LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
-                                LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
-                                LinuxSeccompOperator::ScmpCmpMaskedEq => {
-                                    ScmpCompareOp::MaskedEqual(a.value_two().unwrap_or(0))
-                                }
-                            };
-                            ScmpArgCompare::new(a.index() as u32, op, a.value())
-                        })
-                        .collect();
-                    let mut idx: Vec<usize> = args.iter().map(|a| a.index()).collect();
-                    idx.sort_unstable();
-                    idx.dedup();
-                    if idx.len() == args.len() {
-                        ctx.add_rule_conditional(action, sc, &cmps)
-                            .expect("add conditional rule");
-                    } else {
-                        for c in &cmps {
-                            ctx.add_rule_conditional(action, sc, std::slice::from_ref(c))
-                                .expect("add conditional rule");
-                        }
-                    }
-                }
-            }
-        }
-    }
-    (ctx, unknown)
-}
-
-/// Compiles `p` and exports its BPF program; returns the program's size in bytes and the
-/// names skipped as unknown.
+/// Compiles `p` with [`bpf::compile`]; returns the program's size in bytes and the names the
+/// compiler skips as unknown.
 fn export_size(p: &LinuxSeccomp) -> (u64, Vec<String>) {
-    let (ctx, unknown) = compile(p);
-    let file = tempfile::tempfile().unwrap();
-    ctx.export_bpf(&file).expect("export BPF");
-    let size = file.metadata().unwrap().len();
-    assert!(size > 0 && size % 8 == 0, "BPF size {size}");
+    let filter = bpf::compile(p).expect("compile");
+    let size = filter.instructions().len() as u64 * 8;
+    assert!(size > 0, "BPF size {size}");
+    let unknown = p
+        .syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|r| r.names())
+        .filter(|n| ScmpSyscall::from_name(n).is_err())
+        .cloned()
+        .collect();
     (size, unknown)
 }
 
@@ -139,8 +52,14 @@ fn allow_rule(names: &[&str]) -> LinuxSyscall {
     rule(strs(names), LinuxSeccompAction::ScmpActAllow, None)
 }
 
+/// (errnoRet only where the action takes one: the runtime-spec requires refusing it otherwise.)
 fn deny_rule(names: &[&str], action: LinuxSeccompAction) -> LinuxSyscall {
-    rule(strs(names), action, Some(EPERM))
+    let errno = matches!(
+        action,
+        LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace
+    )
+    .then_some(EPERM);
+    rule(strs(names), action, errno)
 }
 
 fn profile(
@@ -203,9 +122,10 @@ fn denylist() -> LinuxSeccomp {
 
 // ---- children ----------------------------------------------------------------------------
 
-/// Forks; the child sets no_new_privs, loads `p` with libcontainer's own loader, runs
+/// Forks; the child sets no_new_privs, loads `p` compiled by [`bpf::compile`] (in the parent), runs
 /// `probes` and reports their failures through a pipe. Returns the failures.
 fn in_child(p: &LinuxSeccomp, probes: fn() -> Vec<String>) -> Vec<String> {
+    let filter = bpf::compile(p).expect("compile");
     let mut fds = [0; 2];
     assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -216,8 +136,8 @@ fn in_child(p: &LinuxSeccomp, probes: fn() -> Vec<String>) -> Vec<String> {
                 if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                     "prctl(PR_SET_NO_NEW_PRIVS) failed".to_string()
                 } else {
-                    match libcontainer::seccomp::initialize_seccomp(p) {
-                        Err(e) => format!("initialize_seccomp: {e}"),
+                    match filter.load() {
+                        Err(e) => format!("load the filter: {e}"),
                         Ok(_) => probes().join("\n"),
                     }
                 }
@@ -516,8 +436,9 @@ fn default_profile_shape() {
     assert_eq!(args.len(), 1);
     assert_eq!(args[0].index(), 0);
     assert_eq!(args[0].op(), LinuxSeccompOperator::ScmpCmpMaskedEq);
-    assert_eq!(args[0].value(), 0);
-    assert_eq!(args[0].value_two(), Some(0x7e02_0080));
+    // runc's convention: the mask in value, the datum in valueTwo.
+    assert_eq!(args[0].value(), 0x7e02_0080);
+    assert_eq!(args[0].value_two(), Some(0));
     assert_eq!(CLONE_NAMESPACE_MASK, 0x7e02_0080);
     // clone3: ENOSYS.
     let clone3 = rules_naming(&p, "clone3");
@@ -732,15 +653,20 @@ fn merged_profiles_enforce() {
     }
 }
 
-/// Why the merge replaces Docker's clone rule: libcontainer reads the mask of
-/// SCMP_CMP_MASKED_EQ from `valueTwo`, so Docker's rule (mask in `value`) has a zero mask and
-/// lets every clone through. (Also checks that the ptrace probe tells an allowed ptrace apart.)
+/// Docker's clone rule (mask in `value`, runc's convention, which the compiler follows) denies
+/// clone with namespace flags by itself: the merge finds nothing to change about clone. (Also
+/// checks that the ptrace probe tells an allowed ptrace apart.)
 #[test]
-fn unmerged_docker_clone_rule_lets_namespaces_through() {
+fn docker_clone_rule_denies_namespaces() {
     fn probes() -> Vec<String> {
         let mut f = Vec::new();
-        if raw_clone(libc::CLONE_NEWUTS as u64) <= 0 {
-            f.push(format!("clone(CLONE_NEWUTS) failed: errno {}", errno()));
+        let r = raw_clone(libc::CLONE_NEWUTS as u64);
+        expect_errno(&mut f, "clone(CLONE_NEWUTS)", r, libc::EPERM);
+        if raw_clone(0) <= 0 {
+            f.push(format!(
+                "clone without namespace flags failed: errno {}",
+                errno()
+            ));
         }
         let ppid = unsafe { libc::getppid() } as libc::c_long;
         let r = unsafe { libc::syscall(libc::SYS_ptrace, libc::PTRACE_PEEKDATA, ppid, 0, 0) };
@@ -756,9 +682,9 @@ fn unmerged_docker_clone_rule_lets_namespaces_through() {
     );
     let failures = in_child(&caller, probes);
     assert!(failures.is_empty(), "{failures:#?}");
-    // Merged, the same profile denies it.
+    // Merged, ptrace is denied too; clone was not allowed with namespace flags before either.
     let (merged, changed) = merge_baseline(&caller);
-    assert_eq!(changed, strs(&["clone", "ptrace"]));
+    assert_eq!(changed, strs(&["ptrace"]));
     assert!(in_child(&merged, all_probes).is_empty());
 }
 
@@ -769,4 +695,40 @@ fn probes_detect_an_unfiltered_process() {
     let allow_all = profile(LinuxSeccompAction::ScmpActAllow, None, vec![]);
     let failures = in_child(&allow_all, baseline_probes);
     assert_eq!(failures.len(), 22, "{failures:#?}");
+}
+
+/// The clone rule of earlier versions (written for libcontainer's reading, mask in `valueTwo`)
+/// would match every clone read today's way; exec into an older container rewrites it.
+#[test]
+fn legacy_clone_rule_is_migrated() {
+    let mut legacy = clone_allow_rule();
+    legacy.set_args(Some(vec![arg(
+        0,
+        0,
+        Some(CLONE_NAMESPACE_MASK),
+        LinuxSeccompOperator::ScmpCmpMaskedEq,
+    )]));
+    let mut old = default_profile();
+    let mut rules = old.syscalls().clone().unwrap();
+    for r in rules.iter_mut().filter(|r| **r == clone_allow_rule()) {
+        *r = legacy.clone();
+    }
+    old.set_syscalls(Some(rules));
+    assert_ne!(old, default_profile());
+    // Read today's way, the old rule lets namespace flags through (CLONE_NEWUTS needs
+    // CAP_SYS_ADMIN: only as root does the probe tell).
+    fn probes() -> Vec<String> {
+        let mut f = Vec::new();
+        if raw_clone(libc::CLONE_NEWUTS as u64) <= 0 {
+            f.push(format!("clone(CLONE_NEWUTS) failed: errno {}", errno()));
+        }
+        f
+    }
+    if nix::unistd::geteuid().is_root() {
+        assert!(in_child(&old, probes).is_empty());
+    }
+    assert!(migrate_legacy_clone_rule(&mut old));
+    assert_eq!(old, default_profile());
+    assert!(!migrate_legacy_clone_rule(&mut old));
+    assert!(in_child(&old, all_probes).is_empty());
 }
