@@ -96,6 +96,7 @@ impl JoinUserns {
 
 impl Executor for HardenedExecutor {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        crate::compat::in_container(spec).map_err(ExecutorError::Other)?;
         if let Some(join) = &self.exec_userns {
             join.enter()?;
         }

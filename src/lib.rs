@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bundle;
 pub mod cli;
 pub mod commands;
+pub mod compat;
 pub mod executor;
 pub mod install;
 pub mod logging;

@@ -6,15 +6,15 @@ use anyhow::{bail, Context, Result};
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
 use libcontainer::syscall::syscall::SyscallType;
-use libcontainer::workload::default::DefaultExecutor;
 
 use super::{check_systemd, Ctx};
 use crate::cli::{Create, CreateOpts};
 use oci_spec::runtime::Spec;
 
+use crate::executor::HardenedExecutor;
 use crate::policy::Unmappable;
 use crate::userns::{idmap, join};
-use crate::{bundle, pipeline};
+use crate::{bundle, compat, pipeline};
 use oci_spec::runtime::LinuxNamespaceType;
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
@@ -91,6 +91,16 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
             rewritten = true;
         }
     }
+    // libcontainer 0.7's gaps (src/compat.rs): the spec it is handed, and what follows create.
+    let mut compat = compat::rewrite(&verdict.spec).map_err(|e| {
+        crate::userns::alloc::free(&ctx.root, id);
+        e.context(format!("create container {id}"))
+    })?;
+    if let Some(s) = compat.spec.take() {
+        lasting.get_or_insert_with(|| verdict.spec.clone());
+        verdict.spec = s;
+        rewritten = true;
+    }
     let effective: PathBuf = if verdict.changes.is_empty() && !rewritten {
         caller.clone()
     } else {
@@ -98,7 +108,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     };
 
     let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
-        .with_executor(DefaultExecutor {});
+        .with_executor(HardenedExecutor::default());
     if let Some(fd) = writable_null(1)? {
         builder = builder.with_stdout(fd);
     }
@@ -132,7 +142,14 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         });
     drop(entered);
     match built {
-        Ok(c) => {
+        Ok(mut c) => {
+            let pid = c.pid().map_or(0, |p| p.as_raw());
+            if let Err(e) = compat.after_create(pid) {
+                let _ = c.delete(true);
+                bundle::remove_shadow(&ctx.root, id);
+                crate::userns::alloc::free(&ctx.root, id);
+                return Err(e.context(format!("create container {id}")));
+            }
             if let Some(spec) = lasting {
                 bundle::write_shadow(&ctx.root, id, &caller, &spec)?;
             }
