@@ -488,6 +488,31 @@ pub fn plan(spec: &Spec) -> (Option<Spec>, AfterCreate) {
     (changed.then_some(out), after)
 }
 
+/// What `update` must do again: libcgroups writes `memory.oom_control` from the
+/// `disable_oom_killer` it is given whenever the update has memory settings, and re-appends its
+/// implicit device rules (`c *:* m`, `b *:* m` among them) on every update. The rules and the
+/// setting are the update's when it has them, else the container's own (`saved`).
+pub fn plan_update(
+    saved: Option<&Spec>,
+    update: &oci_spec::runtime::LinuxResources,
+) -> AfterCreate {
+    let saved = saved.map(|s| plan(s).1).unwrap_or_default();
+    let disable_oom_killer = update
+        .memory()
+        .as_ref()
+        .and_then(|m| m.disable_oom_killer())
+        .unwrap_or(saved.disable_oom_killer);
+    let take_back_mknod = match update.devices() {
+        Some(rules) => takes_back_mknod(rules),
+        None => saved.take_back_mknod,
+    };
+    AfterCreate {
+        mounts: Vec::new(),
+        disable_oom_killer,
+        take_back_mknod,
+    }
+}
+
 /// Several mapping lines: libcontainer would need newuidmap/newgidmap.
 fn several_ranges(spec: &Spec) -> bool {
     let Some(linux) = spec.linux() else {
@@ -585,7 +610,8 @@ impl Rewrite {
 }
 
 impl AfterCreate {
-    fn apply(&self, pid: i32) -> Result<()> {
+    /// Apply the plan to the container whose init is `pid`.
+    pub fn apply(&self, pid: i32) -> Result<()> {
         apply_mount_fixups(pid, &self.mounts)?;
         if self.disable_oom_killer {
             if unified() {

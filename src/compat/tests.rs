@@ -210,3 +210,25 @@ fn console_size_is_ignored_without_a_terminal() {
     );
     in_container(&s).expect("ignored");
 }
+
+#[test]
+fn update_keeps_what_create_set_unless_it_says_otherwise() {
+    let saved = spec(json!({ "linux": { "resources": {
+        "memory": { "disableOOMKiller": true },
+        "devices": [{ "allow": false, "access": "rwm" }, { "allow": true, "type": "b", "major": 7, "minor": 0, "access": "rw" }]
+    } } }));
+    let res = |v: serde_json::Value| -> oci_spec::runtime::LinuxResources {
+        serde_json::from_value(v).expect("resources")
+    };
+    let a = plan_update(Some(&saved), &res(json!({ "pids": { "limit": 10 } })));
+    assert!(a.disable_oom_killer && a.take_back_mknod);
+    let a = plan_update(
+        Some(&saved),
+        &res(
+            json!({ "memory": { "limit": 1048576, "disableOOMKiller": false }, "devices": [{ "allow": true, "access": "rwm" }] }),
+        ),
+    );
+    assert!(!a.disable_oom_killer && !a.take_back_mknod);
+    let a = plan_update(None, &res(json!({ "memory": { "limit": 1048576 } })));
+    assert_eq!(a, AfterCreate::default());
+}
