@@ -456,7 +456,7 @@ pub struct Rewrite {
     pub after: AfterCreate,
     /// The user namespace made for several mapping ranges: libcontainer joins it through
     /// `/proc/<us>/fd/<n>`, so it stays open until the container is created.
-    _userns: Option<OwnedFd>,
+    userns: Option<OwnedFd>,
 }
 
 /// The part of the rewrite that needs no I/O: mount options and the post-create plan.
@@ -596,7 +596,7 @@ pub fn rewrite(spec: &Spec) -> Result<Rewrite> {
     Ok(Rewrite {
         spec: changed.then_some(out),
         after,
-        _userns: userns,
+        userns,
     })
 }
 
@@ -604,7 +604,7 @@ impl Rewrite {
     /// Once libcontainer created the container (its init, `pid`, waits for `start`): what it
     /// left out. The user namespace made for the rewrite is released.
     pub fn after_create(mut self, pid: i32) -> Result<()> {
-        self._userns = None;
+        self.userns = None;
         self.after.apply(pid)
     }
 }
