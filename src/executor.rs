@@ -113,6 +113,7 @@ impl Executor for HardenedExecutor {
 
 impl HardenedExecutor {
     fn prepare_and_exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        crate::compat::in_container(spec).map_err(ExecutorError::Other)?;
         if let Some(join) = &self.exec_userns {
             join.enter()?;
         }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bundle;
 pub mod cli;
 pub mod commands;
+pub mod compat;
 pub mod confine;
 pub mod executor;
 pub mod hooks;

@@ -29,6 +29,9 @@ pub fn check(policy: &Policy, root: &Path, a: &Check) -> Result<i32> {
             unsafe_msg = Some(e.to_string());
         }
     }
+    if unsafe_msg.is_none() {
+        unsafe_msg = crate::compat::validate(&spec).err();
+    }
     let mut host = pipeline::host_facts(&spec);
     if pipeline::wants_userns(policy, &spec, &host) {
         // The range create would most likely get (nothing is allocated).

@@ -18,7 +18,7 @@ use oci_spec::runtime::Spec;
 
 use crate::policy::Unmappable;
 use crate::userns::{idmap, join};
-use crate::{bundle, pipeline};
+use crate::{bundle, compat, pipeline};
 use oci_spec::runtime::LinuxNamespaceType;
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
@@ -110,6 +110,16 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     }
     if confine.is_some() && lasting.is_none() {
         lasting = Some(full);
+    }
+    // libcontainer 0.7's gaps (src/compat.rs): the spec it is handed, and what follows create.
+    let mut compat = compat::rewrite(&verdict.spec).map_err(|e| {
+        crate::userns::alloc::free(&ctx.root, id);
+        e.context(format!("create container {id}"))
+    })?;
+    if let Some(s) = compat.spec.take() {
+        lasting.get_or_insert_with(|| verdict.spec.clone());
+        verdict.spec = s;
+        rewritten = true;
     }
     // Hooks (`hooks.rs`): the ones libcontainer runs go through our shim (the caller's bundle
     // and the init's pid in their state); startContainer hooks are run by our executor.
@@ -230,7 +240,12 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         (b, _) => b,
     };
     match built {
-        Ok(c) => {
+        Ok(mut c) => {
+            let pid = c.pid().map_or(0, |p| p.as_raw());
+            if let Err(e) = compat.after_create(pid) {
+                let _ = super::delete::delete_container(ctx, &mut c, true);
+                return Err(e.context(format!("create container {id}")));
+            }
             if let Some(spec) = lasting {
                 bundle::write_shadow(&ctx.root, id, &caller, &spec)?;
             }

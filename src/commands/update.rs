@@ -104,14 +104,22 @@ pub fn update(ctx: &Ctx, a: &Update) -> Result<()> {
         }
         None => resources_from_flags(a)?,
     };
+    // libcgroups would reset disableOOMKiller and the device rules compat set (src/compat.rs).
+    let saved = crate::bundle::load_spec(c.bundle()).ok();
+    let again = crate::compat::plan_update(saved.as_ref(), &resources);
     cgroup::manager(&c)?
         .apply(&ControllerOpt {
             resources: &resources,
-            disable_oom_killer: false,
+            disable_oom_killer: again.disable_oom_killer,
             oom_score_adj: None,
             freezer_state: None,
         })
         .with_context(|| format!("update the resources of container {}", a.id))?;
+    if let Some(pid) = c.pid() {
+        again
+            .apply(pid.as_raw())
+            .with_context(|| format!("update the resources of container {}", a.id))?;
+    }
     Ok(())
 }
 

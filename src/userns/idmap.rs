@@ -61,7 +61,7 @@ pub fn userns_fd(range: IdRange) -> Result<OwnedFd> {
 }
 
 /// The `uid_map`/`gid_map` text of runtime-spec ID mappings.
-fn map_text(maps: &[LinuxIdMapping]) -> String {
+pub fn map_text(maps: &[LinuxIdMapping]) -> String {
     maps.iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect()
