@@ -38,3 +38,5 @@ cargo test --release "$@"
 # fails today are documented deviations (docs/conformance.md), reported as xfail.
 [ $# -gt 0 ] || cargo run --release -p runtime-spec-tests -- --runtime "$HARDENED" \
   --known-failures "$here/runtime-spec-tests/known-failures-hardened.txt"
+# The benchmark is not a test: its short mode only checks that it runs (no timing is judged).
+[ $# -gt 0 ] || HARDENED="$HARDENED" "$here/bench/run.sh" --quick

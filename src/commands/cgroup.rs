@@ -42,3 +42,99 @@ pub fn exists(cgroup_path: &std::path::Path) -> bool {
         .iter()
         .any(|sub| base.join(sub).join(rel).is_dir())
 }
+
+/// Start the grace period that putting the container's first process into its cgroup waits
+/// for, early and in parallel with the rest of `create`/`exec`.
+///
+/// Moving a process between cgroups (`cgroup.procs`, cgroup v1 and v2) takes a global
+/// per-CPU rwsem for writing; taking it from idle waits for an RCU grace period (about 11 ms
+/// on these machines, the largest single cost of a container start: crun and runc pay it too),
+/// and it stays cheap to take for about one more grace period after the last writer. So a
+/// child process moves *itself* into the cgroup it is already in (a no-op move that still takes
+/// the rwsem) at the start of the command, while the parent goes on parsing, idmapping and
+/// forking; by the time libcontainer moves the container's process, the grace period has passed
+/// or is under way. Nothing changes on the host; any failure only means no head start. The child
+/// is reaped by whoever waits for children (`run`, `exec`) or by init after we exit. Returns
+/// the child's pid.
+pub fn prewarm_attach() -> Option<i32> {
+    let path = own_procs_file()?;
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: between fork and _exit the child only calls async-signal-safe functions (open,
+    // write, _exit) on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd >= 0 {
+                libc::write(fd, b"0".as_ptr().cast(), 1);
+            }
+            libc::_exit(0);
+        }
+    }
+    (pid > 0).then_some(pid)
+}
+
+/// `cgroup.procs` of this process's own cgroup in one hierarchy (v1 `pids`, else the v2 one).
+fn own_procs_file() -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    own_procs_file_from(&text, std::path::Path::new("/sys/fs/cgroup"))
+}
+
+fn own_procs_file_from(
+    proc_self_cgroup: &str,
+    base: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    let mut unified = None;
+    for line in proc_self_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let rel = path.trim_start_matches('/');
+        if controllers.split(',').any(|c| c == "pids") {
+            return Some(base.join("pids").join(rel).join("cgroup.procs"));
+        }
+        if controllers.is_empty() {
+            unified = Some(base.join(rel).join("cgroup.procs"));
+        }
+    }
+    unified.filter(|_| base.join("cgroup.controllers").exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_cgroup_is_found_in_the_pids_hierarchy_or_the_unified_one() {
+        let v1 = "12:pids:/user.slice/u.scope\n1:name=systemd:/user.slice\n0::/user.slice\n";
+        assert_eq!(
+            own_procs_file_from(v1, std::path::Path::new("/sys/fs/cgroup")),
+            Some("/sys/fs/cgroup/pids/user.slice/u.scope/cgroup.procs".into())
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("cgroup.controllers"), "").expect("write");
+        assert_eq!(
+            own_procs_file_from("0::/a/b\n", dir.path()),
+            Some(dir.path().join("a/b/cgroup.procs"))
+        );
+        assert_eq!(
+            own_procs_file_from("0::/a/b\n", std::path::Path::new("/nonexistent")),
+            None
+        );
+    }
+
+    #[test]
+    fn the_head_start_leaves_this_process_where_it_was() {
+        let before = std::fs::read_to_string("/proc/self/cgroup").expect("read");
+        let child = prewarm_attach().expect("forked");
+        let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+        assert!(matches!(
+            status,
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
+        ));
+        assert_eq!(
+            std::fs::read_to_string("/proc/self/cgroup").expect("read"),
+            before
+        );
+    }
+}
