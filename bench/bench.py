@@ -17,6 +17,7 @@ import os
 import platform
 import shutil
 import signal
+import stat
 import statistics
 import subprocess
 import sys
@@ -52,10 +53,29 @@ def first_line(argv):
         return "?"
 
 
+def private_null(tmp):
+    """A null device of our own (char 1:3, 0666) in the temporary directory, for the runtimes'
+    stdio: a runtime that chowns its stdio (crun with a user namespace) then changes this node,
+    not the host's /dev/null. Where device nodes cannot be used there (a nodev mount), an empty
+    regular file."""
+    path = os.path.join(tmp, "null")
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        os.chmod(path, 0o666)
+        os.close(os.open(path, os.O_WRONLY))
+    except OSError:
+        if os.path.lexists(path):
+            os.unlink(path)
+        with open(path, "w"):
+            pass
+        os.chmod(path, 0o666)
+    return path
+
+
 class Worker:
     """A bench/worker.py process, on the host or in crun's private mount namespace."""
 
-    def __init__(self, private_ns):
+    def __init__(self, private_ns, null):
         argv = [sys.executable, os.path.join(HERE, "worker.py")]
         if private_ns:
             # crun 1.8.1 refuses the hybrid layout (v1 controllers + a cgroup2 mount at
@@ -63,7 +83,7 @@ class Worker:
             argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
                     'umount /sys/fs/cgroup/unified && exec "$0" "$@"'] + argv
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  text=True, bufsize=1)
+                                  text=True, bufsize=1, env={**os.environ, "BENCH_NULL": null})
         self.lock = threading.Lock()
         self.info = self.call({"op": "ping"})
 
@@ -170,7 +190,8 @@ class Bench:
         with open(self.pol_perm, "w") as f:
             f.write(f'mode = "permissive"\naudit_log = "{self.tmp}/audit/permissive.log"\n')
 
-        self.host = Worker(False)
+        self.null = private_null(self.tmp)
+        self.host = Worker(False, self.null)
         r = lambda n: f"{self.state}/roots/{n}"
         rts = [
             Runtime(OURS, a.hardened, [a.hardened, "--root", r("hardened"), "--policy", self.pol_default], self.host),
@@ -179,7 +200,7 @@ class Bench:
         ]
         if a.crun:
             try:
-                self.crun_worker = Worker(True)
+                self.crun_worker = Worker(True, self.null)
                 if self.crun_worker.info.get("unified"):
                     raise BenchError("/sys/fs/cgroup/unified is still mounted in crun's namespace")
                 rts.append(Runtime("crun", a.crun, [a.crun, "--root", r("crun")], self.crun_worker,
@@ -805,7 +826,7 @@ class Report:
         a(f"- Bundle: static busybox (Debian's busybox-static) from `scripts/mkbundle.sh`, "
           f"{b.meta['bundle_kb'] / 1024:.1f} MiB rootfs on disk; each runtime with its own `--root` in "
           f"a temporary directory on {fstype(b.state)} (as `/run/<runtime>` is on a systemd host); audit logs "
-          f"on {fstype(b.tmp)}. Whole-process wall time, spawn to exit, stdio on /dev/null.")
+          f"on {fstype(b.tmp)}. Whole-process wall time, spawn to exit, stdio on a private null device (never the host's `/dev/null`: crun chowns its stdio when the config has a user namespace).")
         a(f"- Samples: `run` {p['run_s']} rounds × {p['run_k']} containers back to back, and "
           f"{p['apart_s']} × {p['apart_k']} with {p['apart_gap'] * 1000:.0f} ms pauses (untimed) between "
           "containers; create/start/delete "

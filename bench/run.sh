@@ -160,6 +160,8 @@ fi
 mkdir -p "$out/img"
 
 log "machine load before: $(uptime)"
+# The host's /dev/null must come out as it went in (no runtime may chown it): checked at the end.
+null_before=$(stat -c '%u:%g:%a' /dev/null)
 python3 "$here/bench/bench.py" --tmp "$tmp" --state "$state" --hardened "$tmp/bin/hardened" \
   --runc "$(command -v runc)" --crun "$(command -v crun)" --youki "$youki" \
   --md "$out/performance.md" --png "$out/img/performance.png" ${args[@]+"${args[@]}"} &
@@ -170,4 +172,9 @@ rc=$?
 set -e
 pypid=""
 log "machine load after: $(uptime)"
+null_after=$(stat -c '%u:%g:%a' /dev/null)
+if [ "$null_after" != "$null_before" ]; then
+  log "FAILED: the host's /dev/null changed during the run ($null_before -> $null_after): a runtime chowned or chmodded it"
+  exit 1
+fi
 exit $rc

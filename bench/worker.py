@@ -2,7 +2,7 @@
 """Timing worker for bench/bench.py.
 
 Reads one JSON request per line on stdin and answers one JSON line on stdout. Every command is
-run as a whole process (spawn -> wait), stdio on /dev/null, stderr kept for error messages, and
+run as a whole process (spawn -> wait), stdio on a null device, stderr kept for error messages, and
 timed with a monotonic clock around spawn and wait: nothing of the worker itself is in the
 number except the spawn.
 
@@ -30,6 +30,14 @@ import time
 
 ERR = tempfile.TemporaryFile()
 
+# The runtimes' stdin/stdout: bench.py's private null device (a 1:3 node in its temporary
+# directory), never the host's /dev/null. crun 1.8.1 chowns its stdio to the container's root
+# when the config has a user namespace (the "same work" runs): on the host's /dev/null that would
+# leave it owned by an unprivileged uid and break the machine.
+_NULL = os.environ.get("BENCH_NULL")
+NULL_IN = os.open(_NULL, os.O_RDONLY | os.O_CLOEXEC) if _NULL else subprocess.DEVNULL
+NULL_OUT = os.open(_NULL, os.O_WRONLY | os.O_CLOEXEC) if _NULL else subprocess.DEVNULL
+
 
 TIMEOUT = 10.0
 
@@ -41,7 +49,7 @@ def run(argv, env=None):
     ERR.truncate()
     t0 = time.perf_counter_ns()
     try:
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        p = subprocess.Popen(argv, stdin=NULL_IN, stdout=NULL_OUT,
                              stderr=ERR, close_fds=True, env=env)
     except OSError as e:
         return {"ns": 0, "rc": 127, "err": str(e)}
