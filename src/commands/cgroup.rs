@@ -53,10 +53,27 @@ pub fn exists(cgroup_path: &std::path::Path) -> bool {
 /// child process moves *itself* into the cgroup it is already in (a no-op move that still takes
 /// the rwsem) at the start of the command, while the parent goes on parsing, idmapping and
 /// forking; by the time libcontainer moves the container's process, the grace period has passed
-/// or is under way. Nothing changes on the host; any failure only means no head start. The child
-/// is reaped by whoever waits for children (`run`, `exec`) or by init after we exit. Returns
-/// the child's pid.
-pub fn prewarm_attach() -> Option<i32> {
+/// or is under way. Nothing changes on the host; any failure only means no head start. The
+/// returned guard reaps the child when dropped (it has long exited by the end of a successful
+/// create; a create refused early waits at most the rest of one grace period), so no command
+/// leaves a process behind.
+pub fn prewarm_attach() -> Prewarm {
+    Prewarm(fork_prewarm_child())
+}
+
+/// The head-start child of [`prewarm_attach`]; waited for on drop.
+pub struct Prewarm(Option<i32>);
+
+impl Drop for Prewarm {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            // ECHILD when `run`/`exec` already reaped it while waiting for their process.
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+    }
+}
+
+fn fork_prewarm_child() -> Option<i32> {
     let path = own_procs_file()?;
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
@@ -126,7 +143,7 @@ mod tests {
     #[test]
     fn the_head_start_leaves_this_process_where_it_was() {
         let before = std::fs::read_to_string("/proc/self/cgroup").expect("read");
-        let child = prewarm_attach().expect("forked");
+        let child = fork_prewarm_child().expect("forked");
         let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
         assert!(matches!(
             status,

@@ -34,7 +34,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     if dir.exists() {
         bail!("container with id {id} already exists: pick another id or delete it first");
     }
-    let _ = super::cgroup::prewarm_attach();
+    let _prewarm = super::cgroup::prewarm_attach();
     let caller = bundle::canonical_bundle(&opts.bundle)?;
     let spec = bundle::load_spec(&caller)?;
     if let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
