@@ -141,6 +141,15 @@ mod tests {
     }
 
     #[test]
+    fn the_guard_leaves_no_child_behind() {
+        let guard = prewarm_attach();
+        let pid = guard.0.expect("forked");
+        drop(guard);
+        // Reaped: no such process any more (not even a zombie).
+        assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err());
+    }
+
+    #[test]
     fn the_head_start_leaves_this_process_where_it_was() {
         let before = std::fs::read_to_string("/proc/self/cgroup").expect("read");
         let child = fork_prewarm_child().expect("forked");
