@@ -230,7 +230,17 @@ class Bench:
             raise BenchError(f"hardened create (to get the hardened spec) failed with {r.returncode}")
         try:
             os.makedirs(f"{b}/hspec", exist_ok=True)
-            shutil.copy(f"{scratch}/.bundles/spec/config.json", f"{b}/hspec/config.json")
+            with open(f"{scratch}/.bundles/spec/config.json") as f:
+                hspec = json.load(f)
+            # Without the user namespace: the peers cannot idmap the root filesystem (runc 1.1,
+            # crun 1.8), so with the mappings the image's root-owned files would be out of reach
+            # of the container's root (and crun chowns its stdio to the mapped root).
+            linux = hspec.get("linux", {})
+            linux["namespaces"] = [n for n in linux.get("namespaces", []) if n.get("type") != "user"]
+            linux.pop("uidMappings", None)
+            linux.pop("gidMappings", None)
+            with open(f"{b}/hspec/config.json", "w") as f:
+                json.dump(hspec, f)
         finally:
             sh([a.hardened, "--root", scratch, "delete", "--force", "spec"], check=False)
             shutil.rmtree(scratch, ignore_errors=True)
@@ -886,9 +896,10 @@ class Report:
             a(f"### The same work: peers given the spec our default policy makes (median ms per `run`)")
             a("")
             a("The peers above run the bundle's config as it is (no seccomp filter, three capabilities). "
-              f"Here they run the config `{OURS}` actually hands to libcontainer: built-in seccomp filter "
+              f"Here they run the config `{OURS}`'s default policy makes: built-in seccomp filter "
               "(x86_64, x86, x32), no capabilities, read-only root with /tmp and /run tmpfs, 12 masked "
-              "paths, pids limit.")
+              "paths, pids limit; without its user namespace, which the peers cannot pair with an "
+              f"idmapped root filesystem (`{OURS}` does run it: the comparison flatters the peers).")
             a("")
             a(f"| runtime | bundle's config | `{OURS}`'s hardened spec | cost of the hardening | `{OURS}` ÷ peer (same spec) |")
             a("|---|---:|---:|---:|---:|")
@@ -1118,6 +1129,11 @@ def main():
     print(md)
     log(f"wrote {a.md} and {a.png}")
     if any(rt.name == OURS and rt.error for rt in b.runtimes):
+        return 1
+    # A peer taken out of the run leaves the comparison empty: the bench did not do its job.
+    out = [rt.name for rt in b.runtimes if rt.error]
+    if out:
+        log(f"FAILED: taken out of the run after repeated failures: {', '.join(out)}")
         return 1
     return 0
 
