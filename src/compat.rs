@@ -26,6 +26,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+
+use crate::userns::idmap::{mount_setattr, MountAttr};
 use oci_spec::runtime::{
     LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, Mount,
     Spec,
@@ -70,7 +72,6 @@ const MS_SHARED: u64 = libc::MS_SHARED;
 const MS_SLAVE: u64 = libc::MS_SLAVE;
 const MS_UNBINDABLE: u64 = libc::MS_UNBINDABLE;
 const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
-const AT_RECURSIVE: u32 = 0x8000;
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_IN_ROOT: u64 = 0x10;
 
@@ -142,14 +143,6 @@ pub fn split_mount_options(m: &Mount) -> (Option<Vec<String>>, Option<MountFixup
 }
 
 #[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-#[repr(C)]
 struct OpenHow {
     flags: u64,
     mode: u64,
@@ -190,25 +183,6 @@ fn open_in_root(root: &File, destination: &Path) -> Result<OwnedFd> {
     }
     // SAFETY: fd is a new descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-fn mount_setattr(fd: &OwnedFd, recursive: bool, attr: &MountAttr) -> std::io::Result<()> {
-    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
-    // SAFETY: mount_setattr on a descriptor we own, an empty path and an attr of the size given.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 fn propagation_name(p: Propagation) -> String {

@@ -37,12 +37,37 @@ const FSCONFIG_SET_STRING: libc::c_uint = 1;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
 
+/// `struct mount_attr` of mount_setattr(2).
 #[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
+pub(crate) struct MountAttr {
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+}
+
+/// mount_setattr(2) on the mount `fd` refers to (and, `recursive`, the mounts below it).
+pub(crate) fn mount_setattr(
+    fd: &OwnedFd,
+    recursive: bool,
+    attr: &MountAttr,
+) -> std::io::Result<()> {
+    let flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: mount_setattr on a descriptor we own, an empty path and an attr of the size given.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn cpath(p: &Path) -> Result<CString> {
@@ -188,19 +213,8 @@ pub fn clone_tree(
     if attr.attr_set == 0 {
         return Ok(fd);
     }
-    let set_flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { AT_RECURSIVE } else { 0 };
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            set_flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(errno(format!(
+    if let Err(e) = mount_setattr(&fd, recursive, &attr) {
+        return Err(anyhow::Error::new(e).context(format!(
             "idmap {} (mount_setattr(MOUNT_ATTR_IDMAP); its filesystem may not support idmapped mounts)",
             path.display()
         )));
