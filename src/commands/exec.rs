@@ -208,6 +208,8 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
                 .build()
         })
         .with_context(|| format!("exec in container {}", args.id))?;
+    // The process is in its cgroup: stop keeping the attach warm.
+    drop(_prewarm);
     drop(tmp);
     drop(exec_userns);
 
