@@ -14,18 +14,19 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {path}: {source}")]
+// The I/O error is in the message, not a `source`: error chains (`{:#}`) would print it twice.
+#[error("cannot {action} {path}: {error}")]
 pub struct FileError {
     action: &'static str,
     path: PathBuf,
-    source: std::io::Error,
+    error: std::io::Error,
 }
 
 fn err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> FileError + 'a {
-    move |source| FileError {
+    move |error| FileError {
         action,
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -47,7 +48,7 @@ pub fn read(path: &Path) -> Result<Option<String>, FileError> {
         Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| FileError {
             action: "read (not UTF-8 text)",
             path: path.to_path_buf(),
-            source: std::io::Error::from(std::io::ErrorKind::InvalidData),
+            error: std::io::Error::from(std::io::ErrorKind::InvalidData),
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(err("read", path)(e)),
@@ -91,7 +92,7 @@ fn backup(path: &Path, old: &str, mode: u32) -> Result<PathBuf, FileError> {
     Err(FileError {
         action: "find a free backup name for",
         path: path.to_path_buf(),
-        source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        error: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
     })
 }
 

@@ -15,10 +15,11 @@ pub const DEFAULT_POLICY_PATH: &str = "/etc/hardened/policy.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read the policy file {path}: {source}")]
+    // The I/O error is in the message, not a `source`: error chains (`{:#}`) would print it twice.
+    #[error("cannot read the policy file {path}: {error} (name another with --policy or $HARDENED_POLICY)")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid policy file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -159,9 +160,9 @@ fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
 
 /// Load the file at `path`.
 pub fn load_file(path: &Path) -> Result<Policy, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse(&text, path)
 }
@@ -183,9 +184,9 @@ pub fn load(explicit: Option<&Path>) -> Result<Policy, LoadError> {
             match std::fs::read_to_string(p) {
                 Ok(text) => parse(&text, p),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
-                Err(source) => Err(LoadError::Read {
+                Err(error) => Err(LoadError::Read {
                     path: p.to_path_buf(),
-                    source,
+                    error,
                 }),
             }
         }

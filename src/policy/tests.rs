@@ -600,3 +600,13 @@ fn a_profile_can_turn_the_user_namespace_off() {
     assert!(v.refusals.is_empty());
     assert!(!rules::user_namespace::has_user_namespace(&v.spec));
 }
+
+#[test]
+fn an_unreadable_policy_file_names_the_os_error_once_and_the_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.toml");
+    let err = anyhow::Error::from(load::load_file(&missing).expect_err("missing file"));
+    let text = format!("{err:#}");
+    assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+    assert!(text.contains("--policy"), "{text}");
+}

@@ -26,10 +26,11 @@ use super::{IdRange, RANGE_SIZE};
 pub enum AllocError {
     #[error("no free user-namespace ID range: all {0} ranges of the pool are in use; raise userns_pool_size in the policy or delete stopped containers")]
     Exhausted(u32),
-    #[error("user-namespace allocation under {path}: {source}")]
+    // The I/O error is in the message, not a `source`: error chains (`{:#}`) would print it twice.
+    #[error("user-namespace allocation under {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -91,10 +92,10 @@ fn dir(root: &Path) -> PathBuf {
     root.join(".userns")
 }
 
-fn io(path: &Path, source: std::io::Error) -> AllocError {
+fn io(path: &Path, error: std::io::Error) -> AllocError {
     AllocError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -314,7 +315,7 @@ pub fn pool_of(p: &crate::policy::UsernsPool) -> Result<Pool, AllocError> {
             let (su, sg) = (read("/etc/subuid")?, read("/etc/subgid")?);
             Pool::from_subid(user, &su, &sg).ok_or_else(|| AllocError::Io {
                 path: PathBuf::from("/etc/subuid"),
-                source: std::io::Error::other(format!(
+                error: std::io::Error::other(format!(
                     "no /etc/subuid and /etc/subgid entries for {user:?} with at least one range of 65536 IDs in common (user_namespace.subid_user in the policy)"
                 )),
             })
