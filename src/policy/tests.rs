@@ -610,3 +610,37 @@ fn an_unreadable_policy_file_names_the_os_error_once_and_the_fix() {
     assert_eq!(text.matches("os error 2").count(), 1, "{text}");
     assert!(text.contains("--policy"), "{text}");
 }
+
+#[test]
+fn a_privileged_pod_without_every_capability_is_still_privileged_mode() {
+    // containerd's CRI grants a privileged pod the host's bounding set, which may lack some
+    // capabilities; it always grants every device.
+    let mut spec = fixture("privileged");
+    let mut process = spec.process().clone().expect("process");
+    let mut caps = process.capabilities().clone().expect("capabilities");
+    let without = |s: &Option<HashSet<Capability>>| {
+        s.clone().map(|mut s| {
+            s.remove(&Capability::SysResource);
+            s
+        })
+    };
+    caps.set_bounding(without(caps.bounding()));
+    caps.set_effective(without(caps.effective()));
+    caps.set_permitted(without(caps.permitted()));
+    caps.set_inheritable(without(caps.inheritable()));
+    caps.set_ambient(without(caps.ambient()));
+    process.set_capabilities(Some(caps));
+    spec.set_process(Some(process));
+    assert!(refused_rules(&eval(&spec)).contains("privileged"));
+
+    // Every device alone, or CAP_SYS_ADMIN alone, is not privileged mode (other rules judge it).
+    let mut devices_only = fixture("device-vda");
+    assert!(!rules::privileged::is_privileged(&devices_only));
+    let sys_admin_only = fixture("cap-sys-admin");
+    assert!(!rules::privileged::is_privileged(&sys_admin_only));
+    if let Some(mut linux) = devices_only.linux().clone() {
+        linux.set_resources(spec.linux().as_ref().and_then(|l| l.resources().clone()));
+        devices_only.set_linux(Some(linux));
+    }
+    assert!(!rules::privileged::is_privileged(&devices_only));
+}
