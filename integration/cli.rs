@@ -626,7 +626,8 @@ fn pause_and_resume() {
     let sb = Sandbox::new();
     let id = unique("pause");
     let b = sb.bundle("pause", &["sleep", "300"]);
-    let cg = format!("/hardened-test/{id}");
+    // A cgroup of its own, directly below the root: `delete` removes it, no parent is left.
+    let cg = format!("/{id}");
     sb.edit_config(&b, &format!(".linux.cgroupsPath=\"{cg}\""));
     create(&sb, &b, &id);
     start(&sb, &id);
@@ -1079,7 +1080,8 @@ fn update_memory_flag() {
     let sb = Sandbox::new();
     let id = unique("updmem");
     let b = sb.bundle("updmem", &["sleep", "300"]);
-    let cg = format!("/hardened-test/{id}");
+    // A cgroup of its own, directly below the root: `delete` removes it, no parent is left.
+    let cg = format!("/{id}");
     sb.edit_config(&b, &format!(".linux.cgroupsPath=\"{cg}\""));
     create(&sb, &b, &id);
     start(&sb, &id);

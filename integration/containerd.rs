@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -154,6 +154,15 @@ impl Drop for Ns {
             quiet(self.ctr().args(["images", "rm", "--sync", &img]));
         }
         quiet(self.ctr().args(["namespaces", "rm", &self.name]));
+        // containerd puts a namespace's containers in cgroups below `/<namespace>`; the runtime
+        // removes each container's own, the namespace's parent is left to whoever made the
+        // namespace: here, the test. (Empty by now: rmdir removes nothing else.)
+        if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
+            for h in hierarchies.flatten() {
+                let _ = std::fs::remove_dir(h.path().join(&self.name));
+            }
+        }
+        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&self.name));
     }
 }
 

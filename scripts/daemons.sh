@@ -76,6 +76,16 @@ stop() {
     cpid=$(cat "$dir/exec/containerd/containerd.pid" 2>/dev/null || true)
     [ -n "$cpid" ] && kill "$cpid" 2>/dev/null || true
   fi
+  # The containers' cgroup parent of this dockerd (--cgroup-parent): empty once the containers
+  # are gone, removed in every hierarchy.
+  local dparent
+  dparent=$(cat "$dir/docker-cgroup-parent" 2>/dev/null || true)
+  if [ -n "$dparent" ]; then
+    awk '$0 ~ / - cgroup2? / {print $5}' /proc/self/mountinfo | while read -r m; do
+      [ -d "$m$dparent" ] || continue
+      find "$m$dparent" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
+  fi
   # Unmount whatever the daemons left mounted below DIR (deepest first).
   if [ -d "$dir" ]; then
     awk -v d="$dir" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
@@ -256,7 +266,10 @@ TOML
   "log-driver": "json-file"
 }
 JSON
+  # Its containers' cgroups go below a parent of its own (not the host's /docker), removed by stop.
+  echo "/hardened-test-docker-$$" > "$dir/docker-cgroup-parent"
   dockerd \
+    --cgroup-parent "$(cat "$dir/docker-cgroup-parent")" \
     --config-file "$dir/daemon.json" \
     --data-root "$dir/data" \
     --exec-root "$dir/exec" \
