@@ -30,14 +30,6 @@ use anyhow::{bail, Context, Result};
 const REEXEC_ENV: &str = "_HARDENED_SEALED";
 const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
 
-const FSOPEN_CLOEXEC: libc::c_uint = 0x1;
-const FSCONFIG_SET_STRING: libc::c_uint = 1;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-const FSMOUNT_CLOEXEC: libc::c_uint = 0x1;
-const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
-const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
-const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
-
 /// How `/proc/self/exe` of this process is protected, if at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protection {
@@ -97,10 +89,6 @@ pub fn ensure_sealed(spare_dir: &Path) -> Result<()> {
     reexec(target.as_raw_fd())
 }
 
-fn cstr(s: &[u8]) -> Result<CString> {
-    CString::new(s).context("path contains a NUL byte")
-}
-
 fn last_err(what: &str) -> anyhow::Error {
     anyhow::Error::new(std::io::Error::last_os_error()).context(what.to_string())
 }
@@ -123,57 +111,28 @@ fn overlay_exe(path: &Path, spare_dir: &Path) -> Result<OwnedFd> {
     let mut lower = dir_bytes.to_vec();
     lower.push(b':');
     lower.extend_from_slice(spare_bytes);
-    let lower = cstr(&lower)?;
-    let name = cstr(name.as_bytes())?;
+    let lower = OsString::from_vec(lower);
 
-    unsafe {
-        let fs = libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC);
-        if fs < 0 {
-            return Err(last_err("fsopen(overlay)"));
-        }
-        let fs = OwnedFd::from_raw_fd(fs as RawFd);
-        if libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_SET_STRING,
-            c"lowerdir".as_ptr(),
-            lower.as_ptr(),
-            0,
-        ) < 0
-        {
-            return Err(last_err("fsconfig(lowerdir)"));
-        }
-        if libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_char>(),
-            0,
-        ) < 0
-        {
-            return Err(last_err("fsconfig(create)"));
-        }
-        let mnt = libc::syscall(
-            libc::SYS_fsmount,
-            fs.as_raw_fd(),
-            FSMOUNT_CLOEXEC,
-            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-        );
-        if mnt < 0 {
-            return Err(last_err("fsmount"));
-        }
-        let mnt = OwnedFd::from_raw_fd(mnt as RawFd);
-        let fd = libc::openat(
-            mnt.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_PATH | libc::O_CLOEXEC,
-        );
-        if fd < 0 {
-            return Err(last_err("open the binary through the overlay"));
-        }
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
+    use rustix::mount::{fsconfig_create, fsconfig_set_string, fsmount, fsopen, MountAttrFlags};
+    let fs =
+        fsopen("overlay", rustix::mount::FsOpenFlags::FSOPEN_CLOEXEC).context("fsopen(overlay)")?;
+    fsconfig_set_string(&fs, "lowerdir", lower.as_os_str()).context("fsconfig(lowerdir)")?;
+    fsconfig_create(&fs).context("fsconfig(create)")?;
+    let mnt = fsmount(
+        &fs,
+        rustix::mount::FsMountFlags::FSMOUNT_CLOEXEC,
+        MountAttrFlags::MOUNT_ATTR_RDONLY
+            | MountAttrFlags::MOUNT_ATTR_NOSUID
+            | MountAttrFlags::MOUNT_ATTR_NODEV,
+    )
+    .context("fsmount")?;
+    rustix::fs::openat(
+        &mnt,
+        name,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .context("open the binary through the overlay")
 }
 
 /// The fallback: copy the binary into a memfd and seal it.

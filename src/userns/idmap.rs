@@ -18,9 +18,7 @@
 //! - bind mounts (volumes, `/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`, `/dev/shm`) get
 //!   idmapped clones of their sources, attached in a scratch tmpfs, and the spec points to them.
 
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -28,14 +26,9 @@ use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 
 use super::IdRange;
 
-const OPEN_TREE_CLONE: libc::c_uint = 1;
+// mount_setattr(2) is not in rustix's mount API yet: its flags and struct are ours.
 const AT_RECURSIVE: libc::c_uint = 0x8000;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
-const FSOPEN_CLOEXEC: libc::c_uint = 1;
-const FSCONFIG_SET_STRING: libc::c_uint = 1;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-const FSMOUNT_CLOEXEC: libc::c_uint = 1;
 
 /// `struct mount_attr` of mount_setattr(2).
 #[repr(C)]
@@ -68,10 +61,6 @@ pub(crate) fn mount_setattr(
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
-}
-
-fn cpath(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).context("path contains a NUL byte")
 }
 
 fn errno(what: String) -> anyhow::Error {
@@ -191,15 +180,16 @@ pub fn clone_tree(
     recursive: bool,
     readonly: bool,
 ) -> Result<OwnedFd> {
-    let c = cpath(path)?;
-    let flags = OPEN_TREE_CLONE
-        | libc::O_CLOEXEC as libc::c_uint
-        | if recursive { AT_RECURSIVE } else { 0 };
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(errno(format!("open_tree({})", path.display())));
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    use rustix::mount::OpenTreeFlags as F;
+    let flags = F::OPEN_TREE_CLONE
+        | F::OPEN_TREE_CLOEXEC
+        | if recursive {
+            F::AT_RECURSIVE
+        } else {
+            F::empty()
+        };
+    let fd = rustix::mount::open_tree(rustix::fs::CWD, path, flags)
+        .with_context(|| format!("open_tree({})", path.display()))?;
     let attr = MountAttr {
         attr_set: if userns.is_some() {
             MOUNT_ATTR_IDMAP
@@ -224,21 +214,14 @@ pub fn clone_tree(
 
 /// Attach a detached mount at `target`.
 fn attach(mnt: &OwnedFd, target: &Path) -> Result<()> {
-    let t = cpath(target)?;
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            mnt.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    };
-    if r < 0 {
-        return Err(errno(format!("move_mount to {}", target.display())));
-    }
-    Ok(())
+    rustix::mount::move_mount(
+        mnt,
+        "",
+        rustix::fs::CWD,
+        target,
+        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .with_context(|| format!("move_mount to {}", target.display()))
 }
 
 /// Give this process a private mount namespace (only for the rest of this command).
@@ -620,44 +603,19 @@ fn create_mount_point(rootfs: &Path, dest: &Path, file: bool) -> Result<()> {
 }
 
 fn new_overlay(opts: &[(&str, String)]) -> Result<OwnedFd> {
-    unsafe {
-        let fs = libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC);
-        if fs < 0 {
-            return Err(errno("fsopen(overlay)".into()));
-        }
-        let fs = OwnedFd::from_raw_fd(fs as RawFd);
-        for (k, v) in opts {
-            let k = CString::new(*k)?;
-            let v = CString::new(v.as_str())?;
-            if libc::syscall(
-                libc::SYS_fsconfig,
-                fs.as_raw_fd(),
-                FSCONFIG_SET_STRING,
-                k.as_ptr(),
-                v.as_ptr(),
-                0,
-            ) < 0
-            {
-                return Err(errno(format!("overlay option {}", k.to_string_lossy())));
-            }
-        }
-        if libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_char>(),
-            0,
-        ) < 0
-        {
-            return Err(errno("create the idmapped overlay".into()));
-        }
-        let m = libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, 0);
-        if m < 0 {
-            return Err(errno("fsmount the idmapped overlay".into()));
-        }
-        Ok(OwnedFd::from_raw_fd(m as RawFd))
+    use rustix::mount::{fsconfig_create, fsconfig_set_string, fsmount, fsopen};
+    let fs =
+        fsopen("overlay", rustix::mount::FsOpenFlags::FSOPEN_CLOEXEC).context("fsopen(overlay)")?;
+    for (k, v) in opts {
+        fsconfig_set_string(&fs, *k, v.as_str()).with_context(|| format!("overlay option {k}"))?;
     }
+    fsconfig_create(&fs).context("create the idmapped overlay")?;
+    fsmount(
+        &fs,
+        rustix::mount::FsMountFlags::FSMOUNT_CLOEXEC,
+        rustix::mount::MountAttrFlags::empty(),
+    )
+    .context("fsmount the idmapped overlay")
 }
 
 #[cfg(test)]
