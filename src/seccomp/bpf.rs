@@ -19,7 +19,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -311,16 +311,11 @@ pub fn compile(p: &LinuxSeccomp) -> Result<Filter, BpfError> {
 }
 
 fn memfd() -> Result<OwnedFd, BpfError> {
-    // SAFETY: a constant NUL-terminated name; the descriptor is owned from here on.
-    let fd = unsafe { libc::memfd_create(c"hardened-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(BpfError::Compile(format!(
-            "memfd_create: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    // SAFETY: `fd` was just returned by memfd_create and is not owned elsewhere.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    nix::sys::memfd::memfd_create(
+        c"hardened-seccomp",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .map_err(|e| BpfError::Compile(format!("memfd_create: {e}")))
 }
 
 /// 64-bit FNV-1a: the cache key and the checksum of a cache file (the file also holds the
