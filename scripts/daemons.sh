@@ -16,6 +16,16 @@ dir=${2:?usage: daemons.sh start|stop DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
 hardened=${HARDENED:-$here/target/release/hardened}
 
+# Remove the (empty) cgroup PARENT and everything below it, in every hierarchy.
+remove_cgroups() {
+  local parent=$1
+  [ -n "$parent" ] || return 0
+  awk '$0 ~ / - cgroup2? / {print $5}' /proc/self/mountinfo | while read -r m; do
+    [ -d "$m$parent" ] || continue
+    find "$m$parent" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+}
+
 # The CRI containerd (DIR/cri): its pods first (containers, tasks, shims), then the daemon, then
 # whatever a crash left: runtime state, shims.
 stop_cri() {
@@ -43,14 +53,7 @@ stop_cri() {
   fi
   # The pods' cgroups: the tests put every pod under one parent of this daemon's (as the kubelet
   # puts them under kubepods); a pod whose test was killed leaves its directory there.
-  local parent
-  parent=$(cat "$cri/cgroup-parent" 2>/dev/null || true)
-  if [ -n "$parent" ]; then
-    awk '$0 ~ / - cgroup2? / {print $5}' /proc/self/mountinfo | while read -r m; do
-      [ -d "$m$parent" ] || continue
-      find "$m$parent" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    done
-  fi
+  remove_cgroups "$(cat "$cri/cgroup-parent" 2>/dev/null || true)"
   # Shims of this containerd (they outlive it): found by the address they were given.
   for p in /proc/[0-9]*; do
     if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q -- "-address $sock "; then
@@ -78,14 +81,7 @@ stop() {
   fi
   # The containers' cgroup parent of this dockerd (--cgroup-parent): empty once the containers
   # are gone, removed in every hierarchy.
-  local dparent
-  dparent=$(cat "$dir/docker-cgroup-parent" 2>/dev/null || true)
-  if [ -n "$dparent" ]; then
-    awk '$0 ~ / - cgroup2? / {print $5}' /proc/self/mountinfo | while read -r m; do
-      [ -d "$m$dparent" ] || continue
-      find "$m$dparent" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    done
-  fi
+  remove_cgroups "$(cat "$dir/docker-cgroup-parent" 2>/dev/null || true)"
   # Unmount whatever the daemons left mounted below DIR (deepest first).
   if [ -d "$dir" ]; then
     awk -v d="$dir" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do

@@ -44,10 +44,11 @@ pub fn run_all(kind: &str, hooks: Option<&Vec<Hook>>, state: &State) {
     }
 }
 
-/// The state handed to hooks we run ourselves: the caller's bundle, not the shadow one.
-pub fn state_for_hooks(state: &State, caller_bundle: &Path) -> State {
-    let mut s = state.clone();
-    s.bundle = caller_bundle.to_path_buf();
+/// The state handed to the hooks `start`/`delete` run for `container` (state root `root`): the
+/// caller's bundle, not the shadow one.
+pub fn state_for_hooks(root: &Path, container: &libcontainer::container::Container) -> State {
+    let mut s = container.state.clone();
+    s.bundle = crate::bundle::caller_bundle(root, container.id(), &container.state.bundle);
     s
 }
 

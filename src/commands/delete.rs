@@ -104,8 +104,7 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
                     )
                 })?;
             }
-            let bundle = bundle::caller_bundle(&ctx.root, &id, &container.state.bundle);
-            let state = hooks::state_for_hooks(&container.state, &bundle);
+            let state = hooks::state_for_hooks(&ctx.root, container);
             hooks::run_all(
                 "poststop",
                 config.hooks.as_ref().and_then(|h| h.poststop().as_ref()),

@@ -9,7 +9,6 @@ use libcontainer::container::{Container, ContainerStatus};
 use libcontainer::notify_socket::{NotifySocket, NOTIFY_FILE};
 
 use super::{delete, Ctx};
-use crate::bundle;
 use crate::hooks::{self, Outcome};
 
 pub fn start(ctx: &Ctx, id: &str) -> Result<()> {
@@ -51,8 +50,7 @@ pub fn start_container(ctx: &Ctx, container: &mut Container) -> Result<()> {
             bail!("start container {id}: {why}");
         }
     }
-    let bundle = bundle::caller_bundle(&ctx.root, &id, &container.state.bundle);
-    let state = hooks::state_for_hooks(&container.state, &bundle);
+    let state = hooks::state_for_hooks(&ctx.root, container);
     hooks::run_all(
         "poststart",
         config.hooks.as_ref().and_then(|h| h.poststart().as_ref()),
