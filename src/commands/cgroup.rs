@@ -83,10 +83,9 @@ fn fork_prewarm_child() -> Option<i32> {
     if pid == 0 {
         unsafe {
             let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            if fd >= 0 {
-                libc::write(fd, b"0".as_ptr().cast(), 1);
-            }
-            libc::_exit(0);
+            // Exit status: whether the move (and so the head start) happened.
+            let moved = fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
+            libc::_exit(if moved { 0 } else { 1 });
         }
     }
     (pid > 0).then_some(pid)
@@ -150,14 +149,15 @@ mod tests {
     }
 
     #[test]
-    fn the_head_start_leaves_this_process_where_it_was() {
+    fn the_head_start_moves_the_child_and_leaves_this_process_where_it_was() {
         let before = std::fs::read_to_string("/proc/self/cgroup").expect("read");
         let child = fork_prewarm_child().expect("forked");
         let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
-        assert!(matches!(
-            status,
-            Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
-        ));
+        // The child wrote itself into its cgroup.procs (root can): the rwsem was taken.
+        assert!(
+            matches!(status, Ok(nix::sys::wait::WaitStatus::Exited(_, 0))),
+            "{status:?}"
+        );
         assert_eq!(
             std::fs::read_to_string("/proc/self/cgroup").expect("read"),
             before
