@@ -19,10 +19,9 @@
 //! executor, just before `execve`).
 
 use std::collections::BTreeSet;
-use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -72,8 +71,6 @@ const MS_SHARED: u64 = libc::MS_SHARED;
 const MS_SLAVE: u64 = libc::MS_SLAVE;
 const MS_UNBINDABLE: u64 = libc::MS_UNBINDABLE;
 const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// A propagation change: the `MS_*` type and whether it applies to the submounts too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,13 +139,6 @@ pub fn split_mount_options(m: &Mount) -> (Option<Vec<String>>, Option<MountFixup
     (Some(kept), needed.then_some(fixup))
 }
 
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
 /// `destination` opened (`O_PATH`) below `root`, symlinks resolved inside it.
 fn open_in_root(root: &File, destination: &Path) -> Result<OwnedFd> {
     let rel: PathBuf = destination
@@ -160,29 +150,15 @@ fn open_in_root(root: &File, destination: &Path) -> Result<OwnedFd> {
     } else {
         rel
     };
-    let c = CString::new(rel.as_os_str().as_bytes()).context("path contains a NUL byte")?;
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: openat2 with a valid dirfd, a NUL-terminated path and an open_how of the size
-    // given; it returns a new descriptor or -1.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd < 0 {
-        return Err(anyhow::Error::new(std::io::Error::last_os_error())
-            .context(format!("open {} in the container", destination.display())));
-    }
-    // SAFETY: fd is a new descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    rustix::fs::openat2(
+        root,
+        &rel,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .with_context(|| format!("open {} in the container", destination.display()))
 }
 
 fn propagation_name(p: Propagation) -> String {
@@ -324,15 +300,16 @@ fn device_binds(devices: &[LinuxDevice], spec: &Spec) -> Result<Vec<Mount>> {
             };
             libc::makedev(major, minor)
         };
-        let c = CString::new(node.as_os_str().as_bytes()).context("path contains a NUL byte")?;
-        // SAFETY: mknod on a NUL-terminated path.
-        if unsafe { libc::mknod(c.as_ptr(), kind | mode, rdev) } != 0 {
-            return Err(anyhow::Error::new(std::io::Error::last_os_error())
-                .context(format!("make the device node for {path}")));
-        }
+        nix::sys::stat::mknod(
+            &node,
+            nix::sys::stat::SFlag::from_bits_truncate(kind),
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+            rdev,
+        )
+        .with_context(|| format!("make the device node for {path}"))?;
         // The umask may have cut the mode.
-        // SAFETY: chmod on a NUL-terminated path.
-        unsafe { libc::chmod(c.as_ptr(), mode) };
+        std::fs::set_permissions(&node, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("set the mode of the device node for {path}"))?;
         let uid = d.uid().unwrap_or(0);
         let gid = d.gid().unwrap_or(0);
         let (Some(huid), Some(hgid)) = (host_id(uid, uids), host_id(gid, gids)) else {

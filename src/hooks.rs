@@ -67,14 +67,14 @@ pub struct ShimExe(OwnedFd);
 
 impl ShimExe {
     pub fn open() -> Result<Self> {
-        let fd = nix::fcntl::open(
+        // No O_CLOEXEC: the hooks libcontainer spawns must inherit it.
+        let fd = rustix::fs::open(
             "/proc/self/exe",
-            nix::fcntl::OFlag::O_PATH,
-            nix::sys::stat::Mode::empty(),
+            rustix::fs::OFlags::PATH,
+            rustix::fs::Mode::empty(),
         )
         .context("open the runtime's own binary for the hook shim")?;
-        // SAFETY: `open` returned a new descriptor that nothing else owns.
-        Ok(Self(unsafe { OwnedFd::from_raw_fd(fd) }))
+        Ok(Self(fd))
     }
 
     /// Rewrite the hooks libcontainer runs so that each goes through the shim with `bundle`.

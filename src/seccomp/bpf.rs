@@ -366,8 +366,7 @@ fn cache_dir(root: &Path) -> Option<PathBuf> {
         }
     }
     let meta = fs::symlink_metadata(&dir).ok()?;
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = nix::unistd::geteuid().as_raw();
     if !meta.is_dir() || meta.uid() != euid || meta.permissions().mode() & 0o022 != 0 {
         tracing::warn!(
             "seccomp cache {} is not a directory owned by uid {euid} and writable only by it: not used",
@@ -430,8 +429,7 @@ pub fn cached(root: &Path, p: &LinuxSeccomp) -> Result<Filter, BpfError> {
         let mut data = Vec::new();
         let ours = f
             .metadata()
-            // SAFETY: geteuid cannot fail.
-            .is_ok_and(|m| m.is_file() && m.uid() == unsafe { libc::geteuid() });
+            .is_ok_and(|m| m.is_file() && m.uid() == nix::unistd::geteuid().as_raw());
         if ours && f.read_to_end(&mut data).is_ok() {
             match decode(&data, &canonical) {
                 Some(filter) if filter.flags == filter_flags(p) => return Ok(filter),
