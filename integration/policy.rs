@@ -10,26 +10,18 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{docker, image, run, test_env, unique, DockerContainer};
+use common::{docker, docker_run_cmd, image, run, test_env, unique, DockerContainer};
 
 fn daemon_dir() -> PathBuf {
     PathBuf::from(test_env("HARDENED_TEST_DAEMON_DIR"))
 }
 
-/// `docker run --rm --runtime=RUNTIME --network none [flags] IMAGE sh -c SCRIPT`
+/// `docker run --runtime=RUNTIME --network none --name (removed after) [flags] IMAGE sh -c SCRIPT`
 fn docker_run(runtime: &str, flags: &[&str], script: &str) -> common::Out {
     let name = unique("pol");
     let _guard = DockerContainer(name.clone());
-    run(docker()
-        .args([
-            "run",
-            "--name",
-            &name,
-            "--runtime",
-            runtime,
-            "--network",
-            "none",
-        ])
+    run(docker_run_cmd(runtime)
+        .args(["--name", &name])
         .args(flags)
         .arg(image())
         .args(["sh", "-c", script]))
@@ -283,16 +275,8 @@ fn audit_mode_runs_what_enforce_refuses_and_logs_it() {
 fn every_decision_is_in_the_audit_log() {
     let name = unique("audited");
     let _g = DockerContainer(name.clone());
-    let out = run(docker()
-        .args([
-            "run",
-            "--name",
-            &name,
-            "--runtime",
-            "hardened",
-            "--network",
-            "none",
-        ])
+    let out = run(docker_run_cmd("hardened")
+        .args(["--name", &name])
         .args(["-e", "DB_PASSWORD=hunter2", "-e", "PLAIN=1"])
         .arg(image())
         .arg("true"));
@@ -322,17 +306,8 @@ fn every_decision_is_in_the_audit_log() {
 fn docker_exec_gets_the_container_treatment_and_privileged_exec_is_refused() {
     let name = unique("exec");
     let _g = DockerContainer(name.clone());
-    let out = run(docker()
-        .args([
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--runtime",
-            "hardened",
-            "--network",
-            "none",
-        ])
+    let out = run(docker_run_cmd("hardened")
+        .args(["-d", "--name", &name])
         .arg(image())
         .args(["sleep", "300"]));
     assert!(out.ok(), "{out:?}");

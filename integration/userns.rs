@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{docker, image, run, test_env, unique, DockerContainer, Sandbox};
+use common::{docker, docker_run_cmd, image, run, test_env, unique, DockerContainer, Sandbox};
 
 /// (container start, host start, size) of the first line of a uid_map.
 fn parse_map(text: &str) -> (u64, u64, u64) {
@@ -39,17 +39,8 @@ fn docker_pid(name: &str) -> i32 {
 }
 
 fn docker_detached(name: &str, flags: &[&str]) {
-    let out = run(docker()
-        .args([
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--runtime",
-            "hardened",
-            "--network",
-            "none",
-        ])
+    let out = run(docker_run_cmd("hardened")
+        .args(["-d", "--name", name])
         .args(flags)
         .arg(image())
         .args(["sleep", "300"]));
@@ -142,18 +133,8 @@ fn a_file_written_by_container_root_into_a_volume_is_root_owned_on_the_host() {
     let vol = format!("{}:/data", dir.path().display());
     let name = unique("uvol");
     let _g = DockerContainer(name.clone());
-    let out = run(docker()
-        .args([
-            "run",
-            "--name",
-            &name,
-            "--runtime",
-            "hardened",
-            "--network",
-            "none",
-            "-v",
-            &vol,
-        ])
+    let out = run(docker_run_cmd("hardened")
+        .args(["--name", &name, "-v", &vol])
         .arg(image())
         .args([
             "sh",
@@ -320,8 +301,8 @@ fn containers_joining_another_containers_namespaces_share_its_user_namespace() {
     let joiner = unique("ujoin");
     let _gj = DockerContainer(joiner.clone());
     // Its pid namespace too (a container that would die with the donor: not kept below).
-    let out = run(docker()
-        .args(["run", "--rm", "--runtime", "hardened", "--network", "none"])
+    let out = run(docker_run_cmd("hardened")
+        .args(["--rm"])
         .args(["--pid", &with])
         .arg(image())
         .args([

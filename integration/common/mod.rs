@@ -191,6 +191,14 @@ pub fn docker() -> Command {
     c
 }
 
+/// `docker run --runtime RUNTIME --network none` on the test daemon: every test container has no
+/// network (the host is never sent traffic).
+pub fn docker_run_cmd(runtime: &str) -> Command {
+    let mut c = docker();
+    c.args(["run", "--runtime", runtime, "--network", "none"]);
+    c
+}
+
 pub fn image() -> String {
     test_env("HARDENED_TEST_IMAGE")
 }
