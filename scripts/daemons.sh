@@ -3,7 +3,8 @@
 # containerd with its CRI plugin (what the kubelet talks to) for the integration tests.
 # Everything lives under one temporary directory; nothing of the host's Docker or containerd is
 # touched (no /etc/docker/daemon.json, no /etc/containerd, no /var/lib/docker, /var/lib/containerd,
-# /opt/containerd, /etc/cni, /var/run/netns, no default socket).
+# /opt/containerd, /etc/cni, /var/run/netns, no default socket). Their containers' cgroups go
+# below parents of their own (dockerd --cgroup-parent, the CRI pods' parent), which stop removes.
 #
 #   eval "$(scripts/daemons.sh start DIR)"   # prints the environment for the tests
 #   scripts/daemons.sh stop DIR
