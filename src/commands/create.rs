@@ -40,7 +40,14 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     if let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         bpf::validate(seccomp).with_context(|| format!("create container {id}"))?;
     }
-    let prepared = pipeline::prepare_container(&ctx.policy, &spec, id, Some(&caller), &ctx.root)?;
+    let prepared = pipeline::prepare_container(
+        &ctx.policy,
+        &spec,
+        id,
+        Some(&caller),
+        &ctx.root,
+        ctx.systemd_cgroup,
+    )?;
     let mut verdict = prepared.verdict;
     // Seccomp and capabilities are applied by our executor (crate::confine): libcontainer gets
     // the spec without them; `full` is what later readers see.
