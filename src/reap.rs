@@ -81,27 +81,28 @@ impl Scope {
     }
 
     /// A container without a ledger (made by an older version): its cgroup from libcontainer's
-    /// saved config, treated as pre-existing (whose it is cannot be known), and its PID
-    /// namespace from its init, when that init is alive and in the cgroup.
+    /// saved config, `own_cgroup` as that version recorded it, and its PID namespace from its
+    /// init, when that init is alive, in the cgroup, and in a PID namespace other than ours.
     pub fn legacy(
         id: &str,
         cgroup_raw: &Path,
         systemd: bool,
         init_pid: Option<i32>,
-        own_pidns: bool,
+        own_cgroup: bool,
     ) -> Result<Scope, ReapError> {
         let cgroup = checked(id, cgroup_raw, systemd)?;
         let rel = fs_rel(&cgroup);
+        let ours = ns_id("/proc/self/ns/pid");
         let pidns = init_pid
-            .filter(|_| own_pidns)
             .filter(|&p| in_cgroup(p, &rel))
-            .and_then(|p| ns_id(&format!("/proc/{p}/ns/pid")));
+            .and_then(|p| ns_id(&format!("/proc/{p}/ns/pid")))
+            .filter(|ns| Some(*ns) != ours);
         Ok(Scope {
             id: id.to_string(),
             cgroup,
             cgroup_raw: cgroup_raw.to_path_buf(),
             systemd,
-            own_cgroup: false,
+            own_cgroup,
             pidns,
         })
     }
@@ -253,12 +254,10 @@ fn wait_exited(members: &[(i32, OwnedFd)], timeout: Duration) {
     }
 }
 
-/// SIGKILL the helper processes a killed `create` left (libcontainer's clones of it, named
-/// `youki:*`, with its command line; reparented once it died), and wait for them to exit: they
-/// may not have reached the container's cgroup yet, or may still create it. A live creator is
-/// left alone (its create is still under way); returns how many were killed.
+/// SIGKILL the helper processes of a `create` that did not finish (libcontainer's clones of it,
+/// named `youki:*`, with its command line), and wait for them to exit: they may not have reached
+/// the container's cgroup yet, or may still create it. Returns how many were killed.
 pub fn kill_strays(creator: &crate::ledger::Creator) -> usize {
-    let creator_alive = starttime(creator.pid) == Some(creator.starttime);
     let mut killed = Vec::new();
     let Ok(all) = procfs::process::all_processes() else {
         return 0;
@@ -275,11 +274,9 @@ pub fn kill_strays(creator: &crate::ledger::Creator) -> usize {
             continue;
         };
         let Ok(stat) = p.stat() else { continue };
-        // Clones of the creator: started after it, named by libcontainer, its command line;
-        // orphaned (or still the creator's while it lives: then it is not a stray).
+        // Clones of the creator: started after it, named by libcontainer, its command line.
         if !stat.comm.starts_with("youki:")
             || stat.starttime < creator.starttime
-            || (creator_alive && stat.ppid == creator.pid)
             || p.cmdline().ok().as_ref() != Some(&creator.cmdline)
         {
             continue;
@@ -306,6 +303,13 @@ pub fn kill_init(init: &Init) -> std::io::Result<()> {
         wait_exited(&[(init.pid, fd)], Duration::from_secs(5));
     }
     Ok(())
+}
+
+/// Whether the `create` process the ledger names is still running.
+pub fn creator_alive(creator: &crate::ledger::Creator) -> bool {
+    procfs::process::Process::new(creator.pid)
+        .and_then(|p| p.stat())
+        .is_ok_and(|s| s.starttime == creator.starttime && !matches!(s.state, 'Z' | 'X'))
 }
 
 /// Signal an init checked to be the one recorded: `Ok(false)` when it
@@ -538,6 +542,7 @@ mod tests {
                 "{raw}: {err}"
             );
             assert!(Scope::legacy("c", Path::new(raw), false, Some(1), true).is_err());
+            assert!(Scope::legacy("c", Path::new(raw), false, None, false).is_err());
         }
     }
 

@@ -13,7 +13,7 @@ pub fn delete(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
     if !dir.join("state.json").exists() {
         // An aborted create can leave what it acquired before libcontainer wrote the state
         // (the ledger says what): remove it.
-        remove_leftovers(ctx, id)?;
+        remove_leftovers(ctx, id, force)?;
         if force {
             return Ok(());
         }
@@ -25,7 +25,7 @@ pub fn delete(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
         // a forced delete removes what is left (the engine will not call again).
         Err(e) if force => {
             tracing::warn!("{e:#}: removing what is left of container {id}");
-            return remove_leftovers(ctx, id);
+            return remove_leftovers(ctx, id, force);
         }
         Err(e) => return Err(e),
     };
@@ -34,12 +34,15 @@ pub fn delete(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
 
 /// What a create that never finished may have left, found through the ledger (its processes,
 /// its cgroup) and by the container's id (state dir, shadow bundle, user-namespace range).
-pub fn remove_leftovers(ctx: &Ctx, id: &str) -> Result<()> {
+pub fn remove_leftovers(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
     let led = ledger::read(&ctx.root, id)
         .with_context(|| format!("read the ledger of container {id}"))?;
     if let Some(led) = &led {
         let scope = Scope::from_ledger(id, led)?;
-        if let Some(creator) = &led.creator {
+        if let Some(creator) = led.creator.as_ref().filter(|_| led.init.is_none()) {
+            if !force && crate::reap::creator_alive(creator) {
+                bail!("container {id} is still being created (create is process {}): wait for it, or use --force", creator.pid);
+            }
             crate::reap::kill_strays(creator);
         }
         scope.kill_all()?;
@@ -99,6 +102,19 @@ pub fn scope_of(ctx: &Ctx, container: &Container) -> Result<Scope> {
 
 fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -> Result<()> {
     let id = container.id().to_string();
+    // A create that never recorded its init: libcontainer's state may say "creating" or, with
+    // no pid yet, "stopped" (refresh_status), while its helper processes live on.
+    if let Some(creator) = ledger::read(&ctx.root, &id)
+        .ok()
+        .flatten()
+        .filter(|l| l.init.is_none())
+        .and_then(|l| l.creator)
+    {
+        if !force && crate::reap::creator_alive(&creator) {
+            bail!("container {id} is still being created (create is process {}): wait for it, or use --force", creator.pid);
+        }
+        crate::reap::kill_strays(&creator);
+    }
     container
         .refresh_status()
         .with_context(|| format!("read the status of container {id}"))?;
@@ -107,11 +123,6 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
         ContainerStatus::Stopped => {}
         ContainerStatus::Created => kill_all(container, &scope)?,
         status if force => {
-            if status == ContainerStatus::Creating {
-                if let Some(creator) = ledger::read(&ctx.root, &id).ok().flatten().and_then(|l| l.creator) {
-                    crate::reap::kill_strays(&creator);
-                }
-            }
             if let Err(e) = kill_all(container, &scope) {
                 if status != ContainerStatus::Creating {
                     return Err(e);
