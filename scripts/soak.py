@@ -468,7 +468,12 @@ class Soak:
         if finished and rc != 0:
             create_msg = (read(out_path) or "").strip().splitlines()[-1:] or [""]
             create_msg = create_msg[0][:300]
-        v.phases[self.phase(v, cid, finished, rc)] += 1
+        phase = self.phase(v, cid, finished, rc)
+        v.phases[phase] += 1
+        if finished:
+            v.first_finished = min(v.first_finished, delay)
+        else:
+            v.last_running = max(v.last_running, delay)
 
         self.assert_state_cgroups(v, cid)
         d = subprocess.run(
@@ -509,12 +514,12 @@ class Soak:
             v.count(kind, items)
         if left:
             v.dirty += 1
-            log(f"{v.name} #{i} ({cid}, kill at {delay * 1000:.1f} ms, create "
-                f"{'exited rc=' + str(rc) if finished else 'killed'}{': ' + create_msg if create_msg else ''}):")
+            log(f"{v.name} #{i} ({cid}, kill at {delay * 1000:.1f} ms, {phase}"
+                f"{': ' + create_msg if create_msg else ''}):")
             for kind, items in left.items():
                 log(f"    {kind}: {'; '.join(items)}")
             v.examples.append({"iteration": i, "id": cid, "delay_ms": round(delay * 1000, 2),
-                               "create": "exited" if finished else "killed", "create_rc": rc,
+                               "create": "exited" if finished else "killed", "create_rc": rc, "phase": phase,
                                "left": left})
         self.clean(v, cid)
         # Every iteration starts clean: if this one cannot be cleaned, stop.
@@ -557,6 +562,7 @@ class Variant:
         self.items = collections.Counter()  # kind -> items left
         self.what = collections.defaultdict(collections.Counter)  # kind -> item summary -> count
         self.dirty = 0
+        self.first_finished, self.last_running = float("inf"), 0.0
         self.examples = []
         self.rng = None
 
@@ -620,6 +626,10 @@ def report(soak, args):
         lines.append(f"== {v.name}: {v.label}")
         lines.append(f"   {n} iterations, seed {args.seed}, SIGKILL at {args.min_delay:g}-{args.max_delay:g} ms; "
                      f"{v.dirty} left something")
+        span = (f"earliest kill that found create finished: {v.first_finished * 1000:.1f} ms" if v.first_finished < 1e9
+                else "no create finished before its kill") + (
+                f"; latest that found it running: {v.last_running * 1000:.1f} ms" if v.last_running else "")
+        lines.append(f"   {span}")
         lines.append("   phase hit (what existed right after the kill, before delete --force):")
         for ph, c in sorted(v.phases.items(), key=lambda x: -x[1]):
             lines.append(f"     {c:5d}  {ph}")
@@ -658,7 +668,7 @@ def main():
     ap.add_argument("--runtime", choices=["hardened", "runc", "all"], default="hardened")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--min-delay", type=float, default=1.0, help="ms")
-    ap.add_argument("--max-delay", type=float, default=60.0, help="ms")
+    ap.add_argument("--max-delay", type=float, default=40.0, help="ms")
     ap.add_argument("--hardened", required=True)
     ap.add_argument("--mkbundle", required=True)
     ap.add_argument("--repo", required=True)

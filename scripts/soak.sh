@@ -9,9 +9,10 @@
 #                                            hardened (both) and runc interleaved in one run,
 #                                            the table of docs/reliability.md written to FILE
 # Options: --iterations N (default 1000), --seed S (default 1), --min-delay MS / --max-delay MS
-#   (the kill instant, default 1-60 ms after the runtime is started, as in issue 13: a create
-#   takes ~35-60 ms here, so every phase is hit and some creates finish first; the report's
-#   "phase hit" histogram shows which), --json FILE (raw counts and
+#   (the kill instant, default 1-40 ms after the runtime is started: a create takes ~30 ms
+#   here, so every phase is hit and about a quarter finish first; the report prints the
+#   earliest kill that found create finished and the "phase hit" histogram: what existed right
+#   after each kill), --json FILE (raw counts and
 #   the first 50 iterations that left something), --keep (keep the temp dir).
 # Environment: HARDENED=binary (default target/release/hardened, built when missing).
 #
