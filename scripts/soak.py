@@ -637,10 +637,13 @@ def report(soak, args):
             it, items = v.iters[kind], v.items[kind]
             what = "; ".join(f"{c}x {w}" for w, c in v.what[kind].most_common(4))
             lines.append(f"   {kind + ':':23s}{it:5d} of {n} iterations" + (f", {items} in all ({what})" if it else ""))
-    if soak.unattributed:
-        lines.append("   runtime processes with parent 1 started during the run without a sign of this test "
-                     "(another test on the machine?), left alone:")
-        for p in soak.unattributed.values():
+    # Seen during the run and still there at its end (another test's containers come and go).
+    lasting = [p for p in soak.unattributed.values()
+               if (q := Proc.load(p.pid)) and q.start == p.start and q.state not in ("Z", "X")]
+    if lasting:
+        lines.append("runtime processes with parent 1, started during the run, still alive at its end, with no "
+                     "sign of this test (another test on the machine?): left alone, not counted:")
+        for p in lasting:
             lines.append(f"     pid {p.pid} {p.comm!r} {p.cmdline[:120]!r}")
     return "\n".join(lines)
 
@@ -717,7 +720,7 @@ def main():
                        "delay_ms": [args.min_delay, args.max_delay],
                        "variants": {v.name: {"label": v.label, "dirty": v.dirty, "phases": v.phases,
                                              "iterations_with": v.iters, "items": v.items,
-                                             "examples": v.examples[:50]} for v in soak.variants}},
+                                             "examples": v.examples} for v in soak.variants}},
                       f, indent=1)
     # Judged: hardened's variants (runc alone when it is the only runtime measured).
     judged = [v for v in soak.variants if v.name != "runc"] or soak.variants

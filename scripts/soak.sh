@@ -13,7 +13,7 @@
 #   here, so every phase is hit and about a quarter finish first; the report prints the
 #   earliest kill that found create finished and the "phase hit" histogram: what existed right
 #   after each kill), --json FILE (raw counts and
-#   the first 50 iterations that left something), --keep (keep the temp dir).
+#   every iteration that left something, with its phase), --keep (keep the temp dir).
 # Environment: HARDENED=binary (default target/release/hardened, built when missing).
 #
 # What is counted after the one `delete --force`, per iteration: state dirs under the test's
