@@ -148,22 +148,26 @@ class Soak:
         os.chmod(self.tmp, 0o711)
         self.btmp = self.tmp.encode()
         bundle = os.path.join(self.tmp, "bundle")
-        subprocess.run(
-            TIMEOUT + [self.args.mkbundle, bundle, "sleep", "3600"],
-            check=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            env=dict(os.environ, HARDENED=self.args.hardened),
-        )
+        # Every runtime call gets stdio of its own in the temp dir, never the host's /dev/null or
+        # a terminal (a runtime may chown its stdio to the container's root).
+        self.stdin = os.path.join(self.tmp, "stdin")
+        with open(self.stdin, "w"):
+            pass
+        os.mkdir(os.path.join(self.tmp, "logs"))
+        with open(self.stdin) as stdin, open(os.path.join(self.tmp, "logs", "mkbundle.out"), "w") as out:
+            subprocess.run(
+                TIMEOUT + [self.args.mkbundle, bundle, "sleep", "3600"],
+                check=True,
+                stdin=stdin,
+                stdout=out,
+                env=dict(os.environ, HARDENED=self.args.hardened),
+            )
         with open(os.path.join(bundle, "config.json")) as f:
             self.config = json.load(f)
         self.config["root"]["path"] = os.path.join(bundle, "rootfs")
         self.config["process"]["terminal"] = False
         self.config.setdefault("linux", {})
         self.bundle = bundle
-        with open(os.path.join(self.tmp, "stdin"), "w"):
-            pass
-        os.mkdir(os.path.join(self.tmp, "logs"))
         self.variants = []
         for v in self.args.variants:
             root = os.path.join(self.tmp, f"root-{v}")
@@ -398,7 +402,7 @@ class Soak:
             pre = line.partition(" - ")[0].split()
             mnt = unescape(pre[4])
             if mnt.startswith(self.tmp + "/") or mnt == self.tmp:
-                subprocess.run(TIMEOUT + ["umount", "-l", mnt], stderr=subprocess.DEVNULL)
+                subprocess.run(TIMEOUT + ["umount", "-l", mnt], capture_output=True)
             else:
                 self.cleanup_failures.append(f"mount not under the temp dir, left in place: {line}")
 
@@ -448,7 +452,7 @@ class Soak:
         env = dict(os.environ)
         env.pop("HARDENED_POLICY", None)
         out_path = os.path.join(self.tmp, "logs", f"{v.name}.create.out")
-        with open(os.path.join(self.tmp, "stdin")) as stdin, open(out_path, "w") as out:
+        with open(self.stdin) as stdin, open(out_path, "w") as out:
             t0 = time.monotonic()
             proc = subprocess.Popen(
                 v.create(v.root, self.bundle, cid),
@@ -476,10 +480,11 @@ class Soak:
             v.last_running = max(v.last_running, delay)
 
         self.assert_state_cgroups(v, cid)
-        d = subprocess.run(
-            TIMEOUT + v.delete(v.root, cid),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-        )
+        with open(self.stdin) as stdin:
+            d = subprocess.run(
+                TIMEOUT + v.delete(v.root, cid),
+                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+            )
         left = collections.OrderedDict()
         if d.returncode != 0:
             msg = d.stdout.decode(errors="replace").strip().splitlines()
@@ -603,7 +608,8 @@ def proc_ticks_now():
 
 def runc_version():
     try:
-        out = subprocess.run(TIMEOUT + ["runc", "--version"], capture_output=True, text=True).stdout
+        out = subprocess.run(TIMEOUT + ["runc", "--version"], stdin=subprocess.PIPE, capture_output=True,
+                             text=True).stdout
         return out.split()[2]
     except Exception:
         return "?"

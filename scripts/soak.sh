@@ -28,21 +28,24 @@
 #
 # Exit status: 0 when no hardened iteration left anything (with --runtime runc alone: runc's),
 # 1 when one did, 3 when the driver could not clean up, 130 when interrupted. The counts are the
-# criteria; the only clocks are the kill instant, each command's timeout (timeout -k 5 20) and
+# criteria; the only clocks are the kill instant, each command's timeout (timeout -k 5 20; a
+# `create` is SIGKILLed by the driver itself by --max-delay and waited for at most 20 s) and
 # a 1 s settle for processes already exiting.
 #
 # Safety: every config sets linux.cgroupsPath to /hardened-soak-<pid>/<id>, asserted before every
 # create, and the cgroup paths a runtime recorded are checked before every delete --force: no
 # runtime call of this suite can name another cgroup. Every runtime call uses a --root, a
-# --policy (audit log inside) and stdio in a private temp dir (chmod 0711); nothing outside it
-# and the test's cgroup parent is changed.
+# --policy (audit log inside) and stdio files in a private temp dir (chmod 0711), never the
+# host's /dev/null or a terminal; nothing outside it and the test's cgroup parent is changed.
+# Processes are signalled only when they are the test's own (checked again, with their start
+# time, just before the signal).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ "$(id -u)" != 0 ]; then
   echo "scripts/soak.sh: creates containers and cgroups: run as root" >&2
   exit 1
 fi
-case " $* " in *" -h "*|*" --help "*) sed -n '2,41p' "$0"; exit 0 ;; esac
+case " $* " in *" -h "*|*" --help "*) sed -n '2,46p' "$0"; exit 0 ;; esac
 for cmd in python3 jq timeout umount; do
   command -v "$cmd" >/dev/null || { echo "scripts/soak.sh: $cmd is missing (scripts/deps.sh test)" >&2; exit 1; }
 done
