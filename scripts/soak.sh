@@ -45,7 +45,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "scripts/soak.sh: creates containers and cgroups: run as root" >&2
   exit 1
 fi
-case " $* " in *" -h "*|*" --help "*) sed -n '2,46p' "$0"; exit 0 ;; esac
+case " $* " in *" -h "*|*" --help "*) sed -n '2,41p' "$0"; exit 0 ;; esac
 for cmd in python3 jq timeout umount; do
   command -v "$cmd" >/dev/null || { echo "scripts/soak.sh: $cmd is missing (scripts/deps.sh test)" >&2; exit 1; }
 done
