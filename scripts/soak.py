@@ -615,6 +615,16 @@ def runc_version():
         return "?"
 
 
+def binary_commit(binary):
+    """The commit `hardened --version` names (recorded when the binary was built)."""
+    try:
+        out = subprocess.run(TIMEOUT + [binary, "--version"], stdin=subprocess.PIPE, capture_output=True,
+                             text=True).stdout
+        return next((line.split()[1][:7] for line in out.splitlines() if line.startswith("commit:")), "?")
+    except Exception:
+        return "?"
+
+
 def git_head(repo):
     try:
         h = subprocess.run(["git", "-C", repo, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -694,7 +704,10 @@ def main():
     args.variants = {"hardened": ["default", "permissive"], "runc": ["runc"],
                      "all": ["default", "permissive", "runc"]}[args.runtime]
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    commit = git_head(args.repo)
+    commit = binary_commit(args.hardened)
+    tree = git_head(args.repo)
+    if not tree.startswith(commit):
+        commit = f"{commit} (binary's --version; the tree is at {tree})"
 
     soak = Soak(args)
     for s in (signal.SIGTERM, signal.SIGHUP):
