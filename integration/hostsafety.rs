@@ -354,17 +354,7 @@ fn kill_all_and_delete_force_spare_a_canary_in_a_preexisting_cgroup() {
         let b = sb.bundle("canary", &["sh", "-c", "sleep 300 & sleep 301 & wait"]);
         set_cgroups_path(&sb, &b, &cg.path("c"));
         let id = unique("canary");
-        let out = run_files(
-            &sb,
-            sb.hardened_with(mode)
-                .args(["run", "--detach", "--bundle"])
-                .arg(&b)
-                .arg(&id),
-        );
-        assert!(out.ok(), "{mode}: run: {out:?}");
-        let mut canary = Canary::new();
-        cg.enter("c", canary.pid());
-        let init = container_pid(&sb, mode, &id);
+        let (init, mut canary) = run_beside_a_canary(&sb, mode, &b, &id, &cg, "c");
         let kids = wait_for_children(init, 2);
 
         let out = run(sb.hardened_with(mode).args(["kill", "--all", &id, "KILL"]));
@@ -421,17 +411,7 @@ fn kill_all_and_delete_force_spare_a_canary_in_the_containers_own_cgroup() {
     let b = sb.bundle("own", &["sleep", "300"]);
     set_cgroups_path(&sb, &b, &cg.path("c"));
     let id = unique("own");
-    let out = run_files(
-        &sb,
-        sb.hardened_enforcing()
-            .args(["run", "--detach", "--bundle"])
-            .arg(&b)
-            .arg(&id),
-    );
-    assert!(out.ok(), "run: {out:?}");
-    let init = container_pid(&sb, "enforce", &id);
-    let mut canary = Canary::new();
-    cg.enter("c", canary.pid());
+    let (init, mut canary) = run_beside_a_canary(&sb, "enforce", &b, &id, &cg, "c");
 
     let out = run(sb.hardened_enforcing().args(["kill", "--all", &id, "KILL"]));
     assert!(out.ok(), "kill --all: {out:?}");
@@ -455,17 +435,7 @@ fn kill_all_is_refused_when_the_containers_processes_cannot_be_told_apart() {
     set_cgroups_path(&sb, &b, &cg.path("c"));
     sb.edit_config(&b, "del(.linux.namespaces[] | select(.type == \"pid\"))");
     let id = unique("nopidns");
-    let out = run_files(
-        &sb,
-        sb.hardened()
-            .args(["run", "--detach", "--bundle"])
-            .arg(&b)
-            .arg(&id),
-    );
-    assert!(out.ok(), "run: {out:?}");
-    let init = container_pid(&sb, "permissive", &id);
-    let mut canary = Canary::new();
-    cg.enter("c", canary.pid());
+    let (init, mut canary) = run_beside_a_canary(&sb, "permissive", &b, &id, &cg, "c");
 
     let out = run(sb.hardened().args(["kill", "--all", &id, "KILL"]));
     assert!(!out.ok(), "kill --all was not refused: {out:?}");
@@ -482,6 +452,30 @@ fn kill_all_is_refused_when_the_containers_processes_cannot_be_told_apart() {
     wait_until("the init to die", || !alive(init));
     canary.assert_alive("delete --force");
     assert_nothing_left(&sb, &id);
+}
+
+/// `run --detach` the bundle under policy `mode`, then put a canary into the test's cgroup
+/// `sub`; returns the container's init and the canary.
+fn run_beside_a_canary(
+    sb: &Sandbox,
+    mode: &str,
+    bundle: &Path,
+    id: &str,
+    cg: &TestCgroup,
+    sub: &str,
+) -> (i32, Canary) {
+    let out = run_files(
+        sb,
+        sb.hardened_with(mode)
+            .args(["run", "--detach", "--bundle"])
+            .arg(bundle)
+            .arg(id),
+    );
+    assert!(out.ok(), "{mode}: run: {out:?}");
+    let init = container_pid(sb, mode, id);
+    let canary = Canary::new();
+    cg.enter(sub, canary.pid());
+    (init, canary)
 }
 
 fn container_pid(sb: &Sandbox, mode: &str, id: &str) -> i32 {

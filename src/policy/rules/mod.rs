@@ -104,14 +104,18 @@ pub const HOST_SAFETY_RULES: &[Rule] = &[cgroup_path::RULE];
 /// Run the host-safety rules on `spec`.
 pub fn run_host_safety(ctx: &Ctx, spec: &mut Spec) -> Findings {
     let mut findings = Findings::default();
-    for rule in HOST_SAFETY_RULES {
+    run_each(HOST_SAFETY_RULES, ctx, spec, &mut findings);
+    findings
+}
+
+fn run_each(rules: &[Rule], ctx: &Ctx, spec: &mut Spec, findings: &mut Findings) {
+    for rule in rules {
         let mut out = Out {
             rule: rule.id,
-            findings: &mut findings,
+            findings,
         };
         (rule.evaluate)(ctx, spec, &mut out);
     }
-    findings
 }
 
 /// Every container hardening rule, in the order they run (after the host-safety rules).
@@ -152,13 +156,7 @@ pub fn run(ctx: &Ctx, spec: &mut Spec) -> Findings {
         (privileged::RULE.evaluate)(ctx, spec, &mut out);
         return findings;
     }
-    for rule in RULES {
-        let mut out = Out {
-            rule: rule.id,
-            findings: &mut findings,
-        };
-        (rule.evaluate)(ctx, spec, &mut out);
-    }
+    run_each(RULES, ctx, spec, &mut findings);
     findings
 }
 
