@@ -437,26 +437,31 @@ pub fn hierarchy_dirs(rel: &Path) -> Vec<PathBuf> {
     if rel.as_os_str().is_empty() {
         return Vec::new();
     }
-    let mounts = procfs::process::Process::myself()
-        .and_then(|p| p.mountinfo())
-        .map(|m| m.0)
-        .unwrap_or_default();
     let mut dirs = BTreeSet::new();
-    for m in mounts {
-        if m.fs_type != "cgroup" && m.fs_type != "cgroup2" {
-            continue;
-        }
-        // A cgroup mount of a sub-tree (its root is not "/") is not where cgroupsPath is
-        // resolved.
-        if m.root != "/" {
-            continue;
-        }
-        let d = m.mount_point.join(rel);
+    for m in cgroup_mounts() {
+        let d = m.join(rel);
         if d.is_dir() {
             dirs.insert(d);
         }
     }
     dirs.into_iter().collect()
+}
+
+/// The mount points of every cgroup hierarchy (read once per process: a command's life is too
+/// short for them to change). A cgroup mount of a sub-tree (its root is not "/") is not where
+/// cgroupsPath is resolved.
+fn cgroup_mounts() -> &'static [PathBuf] {
+    static MOUNTS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    MOUNTS.get_or_init(|| {
+        procfs::process::Process::myself()
+            .and_then(|p| p.mountinfo())
+            .map(|m| m.0)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| (m.fs_type == "cgroup" || m.fs_type == "cgroup2") && m.root == "/")
+            .map(|m| m.mount_point)
+            .collect()
+    })
 }
 
 /// Every pid in the cgroup directories and their descendants.
