@@ -397,8 +397,10 @@ fn in_cgroup(pid: i32, rel: &Path) -> bool {
 }
 
 /// The cgroupfs path below each hierarchy root of a checked cgroup path. A systemd path
-/// `slice:prefix:name` is the unit `prefix-name.scope` in the slice, whose parents are the
-/// slices its dashes name (`a-b.slice` is `/a.slice/a-b.slice`).
+/// `slice:prefix:name` is, as libcgroups makes it (for a runtime run as root, with systemd's
+/// cgroup root at the hierarchy root), the unit `prefix-name.scope` (or the slice `name`, when
+/// it is one) in the slice, whose parents are the slices its dashes name (`a-b.slice` is
+/// `/a.slice/a-b.slice`); no slice is `system.slice`, `-.slice` the root.
 pub fn fs_rel(cg: &CgroupPath) -> PathBuf {
     match cg {
         CgroupPath::Fs(parts) => PathBuf::from(format!("/{}", parts.join("/"))),
@@ -408,6 +410,11 @@ pub fn fs_rel(cg: &CgroupPath) -> PathBuf {
             name,
         } => {
             let mut p = PathBuf::from("/");
+            let slice = if slice.is_empty() {
+                "system.slice"
+            } else {
+                slice
+            };
             if let Some(stem) = slice.strip_suffix(".slice").filter(|s| *s != "-") {
                 let mut acc = String::new();
                 for part in stem.split('-') {
@@ -420,8 +427,6 @@ pub fn fs_rel(cg: &CgroupPath) -> PathBuf {
             }
             if name.ends_with(".slice") {
                 p.push(name);
-            } else if prefix.is_empty() {
-                p.push(format!("{name}.scope"));
             } else {
                 p.push(format!("{prefix}-{name}.scope"));
             }
@@ -531,7 +536,12 @@ mod tests {
             sd("system.slice:docker:abc"),
             PathBuf::from("/system.slice/docker-abc.scope")
         );
-        assert_eq!(sd(":youki:c"), PathBuf::from("/youki-c.scope"));
+        assert_eq!(sd(":youki:c"), PathBuf::from("/system.slice/youki-c.scope"));
+        assert_eq!(
+            sd("docker:c"),
+            PathBuf::from("/system.slice/docker-c.scope")
+        );
+        assert_eq!(sd("-.slice:p:c"), PathBuf::from("/p-c.scope"));
     }
 
     #[test]
