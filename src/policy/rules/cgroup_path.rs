@@ -396,4 +396,31 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Whatever the path, the rule never panics, and what it accepts is a cgroup strictly
+        /// below the hierarchy root, named without `.`/`..`, that `//` and `/./` do not change.
+        #[test]
+        fn accepted_paths_are_below_the_root(raw in "[a-z/.:-]{0,40}") {
+            if let Ok(CgroupPath::Fs(parts)) = normalize(Some(Path::new(&raw)), "c", false) {
+                proptest::prop_assert!(!parts.is_empty());
+                proptest::prop_assert!(parts.iter().all(|p| !p.is_empty() && p != "." && p != ".."));
+                let spaced = raw.replace('/', "//./");
+                proptest::prop_assert_eq!(
+                    normalize(Some(Path::new(&spaced)), "c", false),
+                    Ok(CgroupPath::Fs(parts))
+                );
+            }
+            let _ = normalize(Some(Path::new(&raw)), "c", true);
+        }
+
+        /// A path made only of separators, `.` and `..` is always refused.
+        #[test]
+        fn roots_are_always_refused(parts in proptest::collection::vec("(|/|\\.|\\.\\.)", 0..30)) {
+            let raw = parts.join("/");
+            proptest::prop_assert!(normalize(Some(Path::new(&raw)), "c", false).is_err());
+        }
+    }
 }
