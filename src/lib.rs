@@ -10,6 +10,7 @@ pub mod executor;
 pub mod hooks;
 pub mod install;
 pub mod logging;
+pub mod oneline;
 pub mod pipeline;
 pub mod policy;
 pub mod sealed;
