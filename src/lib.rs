@@ -9,6 +9,7 @@ pub mod confine;
 pub mod executor;
 pub mod hooks;
 pub mod install;
+pub mod limits;
 pub mod logging;
 pub mod oneline;
 pub mod pipeline;
