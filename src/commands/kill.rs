@@ -6,7 +6,10 @@ use super::Ctx;
 
 pub fn parse_signal(s: &str) -> Result<Signal> {
     Signal::try_from(s).map_err(|_| {
-        anyhow!("unknown signal {s:?}: give a name (TERM, SIGKILL) or a number (1-31)")
+        anyhow!(
+            "unknown signal {}: give a name (TERM, SIGKILL) or a number (1-31)",
+            crate::oneline::value(s)
+        )
     })
 }
 
