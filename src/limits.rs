@@ -109,6 +109,11 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
         check_path("root.path", root.path())?;
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.destination().as_os_str().is_empty() {
+            return Err(format!(
+                "mounts[{i}].destination is empty: give the absolute path of the mount inside the container"
+            ));
+        }
         check_path(&format!("mounts[{i}].destination"), m.destination())?;
         if let Some(src) = m.source() {
             check_path(&format!("mounts[{i}].source"), src)?;
