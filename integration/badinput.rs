@@ -988,3 +988,98 @@ fn config_mutations_fail_cleanly() {
         "{summary}"
     );
 }
+
+/// `hardened ARGS` with a private stdio; (exit code, stderr).
+fn plain(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let out = Command::new(common::hardened_bin())
+        .args(args)
+        .env_remove("HARDENED_POLICY")
+        .stdin(Stdio::piped())
+        .output()
+        .expect("run hardened");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn one_error_line(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line: {stderr}");
+    let (level, msg) = logrus(lines[0]).unwrap_or_else(|| panic!("not a log line: {stderr}"));
+    assert_eq!(level, "error", "{stderr}");
+    assert!(msg.len() <= LINE_MAX, "{msg}");
+    msg
+}
+
+#[test]
+fn bad_signals_and_a_file_as_root_are_one_line() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path().join("state");
+    for sig in ["-1", "-SIGKILL", "SIGFOO", "99", &"X".repeat(10_000)] {
+        let (code, err) = plain(&[
+            "--root".as_ref(),
+            root.as_os_str(),
+            "kill".as_ref(),
+            "c1".as_ref(),
+            sig.as_ref(),
+        ]);
+        assert_eq!(code, Some(1), "{sig}: {err}");
+        let msg = one_error_line(&err);
+        assert!(msg.starts_with("unknown signal"), "{msg}");
+        assert!(msg.contains(&sig[..sig.len().min(8)]), "{msg}");
+    }
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").expect("write");
+    let (code, err) = plain(&[
+        "--root".as_ref(),
+        file.as_os_str(),
+        "state".as_ref(),
+        "c1".as_ref(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    let msg = one_error_line(&err);
+    assert!(msg.contains("is not a directory"), "{msg}");
+}
+
+#[test]
+fn policy_validate_rejects_what_create_rejects() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let audit = tmp.path().join("audit.log");
+    for (body, key) in [
+        ("[defaults]\nscratch_size = \"banana\"\n", "scratch_size"),
+        (
+            "[user_namespace]\nsubid_user = \"hardened-no-such-user\"\n",
+            "subid_user",
+        ),
+    ] {
+        let file = tmp.path().join("policy.toml");
+        std::fs::write(
+            &file,
+            format!("audit_log = {:?}\n{body}", audit.display().to_string()),
+        )
+        .expect("write policy");
+        let (code, err) = plain(&["policy".as_ref(), "validate".as_ref(), file.as_os_str()]);
+        assert_eq!(code, Some(1), "{body}: {err}");
+        let msg = one_error_line(&err);
+        assert!(
+            msg.contains(&file.display().to_string()) && msg.contains(key),
+            "{msg}"
+        );
+        // create refuses it the same way, before anything is made.
+        let root = tmp.path().join("state");
+        let (code, err) = plain(&[
+            "--root".as_ref(),
+            root.as_os_str(),
+            "--policy".as_ref(),
+            file.as_os_str(),
+            "create".as_ref(),
+            "--bundle".as_ref(),
+            tmp.path().as_os_str(),
+            "c1".as_ref(),
+        ]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(one_error_line(&err).contains(key), "{err}");
+        assert!(!root.join("c1").exists());
+    }
+}
