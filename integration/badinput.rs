@@ -3,19 +3,20 @@
 //! namespaces and signals, ...), each run through `hardened create` and `delete --force`.
 //!
 //! Asserted for every mutation: no panic, no hang (every command has a hard timeout), nothing
-//! left behind (state dir, shadow bundle, user-namespace range, cgroup dirs in every hierarchy,
-//! mounts, processes), and every error is one line under 300 bytes that, for a type or shape
+//! left behind (state dir, shadow bundle, create's ledger, user-namespace range, cgroup dirs in
+//! every hierarchy, mounts, processes), and every error is one line under 300 bytes that, for a type or shape
 //! error, names the JSON path of the field.
 //!
 //! Bounded by counts, never timings: `HARDENED_MUTATIONS` mutations (200 by default) from seed
 //! `HARDENED_MUTATION_SEED` (13 by default). `scripts/soak-mutations.sh` runs the long part.
 //!
-//! Safety: the runtime must never reach outside the test's own cgroup. Every config that is
-//! created has `linux.cgroupsPath` under a parent of this test's own
-//! (`/hardened-badinput-<pid>/<id>`), a mount namespace of its own, no namespace path that
-//! exists, and its root filesystem in the test's temporary directory; a mutation that breaks any
-//! of these (e.g. one of `cgroupsPath` itself) only goes through `hardened check`, which creates
-//! nothing.
+//! Safety: the runtime must never reach outside the test's own cgroup. The test's policies allow
+//! only its own cgroup parent (`allowed_cgroup_parents = ["/hardened-badinput-<pid>"]`), and
+//! every config that is created has a mount namespace of its own, no namespace path that exists,
+//! its root filesystem in the test's temporary directory, and a `linux.cgroupsPath` that is
+//! either under that parent (`/hardened-badinput-<pid>/<id>`) or, for a mutation of
+//! `cgroupsPath` itself, one that `hardened check` showed the `cgroup-path` rule refuses. Any
+//! other mutation only goes through `hardened check`, which creates nothing.
 
 mod common;
 
@@ -610,7 +611,11 @@ impl Env {
     /// What the runtime left of container `id`.
     fn leftovers(&self, id: &str) -> Vec<String> {
         let mut left = Vec::new();
-        for p in [self.root.join(id), self.root.join(".bundles").join(id)] {
+        for p in [
+            self.root.join(id),
+            self.root.join(".bundles").join(id),
+            self.root.join(".ledger").join(format!("{id}.json")),
+        ] {
             if p.exists() {
                 left.push(format!("state {}", p.display()));
             }
@@ -814,25 +819,19 @@ fn setup() -> (tempfile::TempDir, Env, Value) {
     assert!(out.ok(), "mkbundle failed: {out:?}");
     let audit = dir.join("audit.log");
     let policies = [dir.join("enforce.toml"), dir.join("permissive.toml")];
-    std::fs::write(
-        &policies[0],
-        format!("audit_log = {:?}\n", audit.display().to_string()),
-    )
-    .expect("write policy");
-    std::fs::write(
-        &policies[1],
-        format!(
-            "mode = \"permissive\"\naudit_log = {:?}\n",
-            audit.display().to_string()
-        ),
-    )
-    .expect("write policy");
     let pid = std::process::id();
+    let parent = format!("/hardened-badinput-{pid}");
+    let common = format!(
+        "audit_log = {:?}\nallowed_cgroup_parents = [{parent:?}]\n",
+        audit.display().to_string()
+    );
+    std::fs::write(&policies[0], &common).expect("write policy");
+    std::fs::write(&policies[1], format!("mode = \"permissive\"\n{common}")).expect("write policy");
     let env = Env {
         root: dir.join("state"),
         bundle: bundle.clone(),
         policies,
-        parent: format!("/hardened-badinput-{pid}"),
+        parent,
         tag: format!("{pid}-{}", dir.display()),
         hierarchies: cgroup_hierarchies(),
         dir,
@@ -861,13 +860,34 @@ fn run_mutations(seed: u64, count: usize) -> Tally {
         {
             set(&mut config, &["linux", "cgroupsPath"], json!(cgroups_path));
         }
-        let run = if m.run == Run::CheckOnly
+        let mut run = if m.run == Run::CheckOnly
             || !safe_to_create(&config, &cgroups_path, &env.bundle.join("rootfs"))
         {
             Run::CheckOnly
         } else {
             Run::Create
         };
+        let mut refused_cgroup = false;
+        if m.field == "linux.cgroupsPath" {
+            // Through create only when check shows the cgroup-path rule refuses it (nothing is
+            // created), or when it lies under the test's own parent.
+            let mut same = config.clone();
+            set(&mut same, &["linux", "cgroupsPath"], json!(cgroups_path));
+            let p = config["linux"]["cgroupsPath"].as_str().unwrap_or("");
+            let under_parent = p.starts_with(&format!("{}/", env.parent))
+                && !p.contains("..")
+                && !p.contains('\0');
+            if safe_to_create(&same, &cgroups_path, &env.bundle.join("rootfs")) {
+                let raw = serde_json::to_vec(&config).expect("serialize");
+                std::fs::write(env.bundle.join("config.json"), raw).expect("write config.json");
+                let cfg = env.bundle.join("config.json");
+                let out = env.hardened(i % 2, &["check", "--id", &id, &cfg.to_string_lossy()]);
+                refused_cgroup = out.code == Some(1) && out.stdout.contains("[cgroup-path]");
+                if refused_cgroup || under_parent {
+                    run = Run::Create;
+                }
+            }
+        }
         let label = format!("#{i} ({})", m.what);
         let raw = serde_json::to_vec(&config).expect("serialize");
         std::fs::write(env.bundle.join("config.json"), &raw).expect("write config.json");
@@ -892,6 +912,12 @@ fn run_mutations(seed: u64, count: usize) -> Tally {
                 let bundle = env.bundle.to_string_lossy().into_owned();
                 let out = env.hardened(policy, &["create", "--bundle", &bundle, &id]);
                 judge_crash(&out, &label, &mut t);
+                if refused_cgroup && (out.code == Some(0) || !out.stderr.contains("cgroup-path")) {
+                    t.bad_errors.push(format!(
+                        "{label}: check refused the cgroup path, create did not: {}",
+                        clip(&out.stderr)
+                    ));
+                }
                 if out.code == Some(0) {
                     t.created += 1;
                     if let Some(sig) = &m.signal {

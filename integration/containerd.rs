@@ -293,3 +293,24 @@ fn ctr_detached_task_exec_kill_rm() {
     assert!(out.ok(), "ctr containers rm: {out:?}");
     assert!(!ns.containers().contains(&id));
 }
+
+/// The cgroup-path rule through containerd's runc v2 shim: a cgroupsPath that climbs with `..`
+/// is refused with the rule's message. (It is built to resolve to a cgroup below this test's
+/// namespace, so even a runtime that let it through could reach nothing else.)
+#[test]
+fn ctr_run_with_a_climbing_cgroup_path_is_refused() {
+    let ns = Ns::new();
+    let id = unique("ctr-cg");
+    let climbing = format!("/{}/a/../{id}", ns.name);
+    let out = run(ns
+        .run_cmd()
+        .args(["--rm", "--cgroup", &climbing])
+        .args([&ns.image, &id, "true"]));
+    assert!(!out.ok(), "ran: {out:?}");
+    assert!(out.stderr.contains("[rule cgroup-path]"), "{out:?}");
+    assert!(out.stderr.contains("climbs"), "{out:?}");
+    assert!(
+        !ns.state_root().join(&id).exists(),
+        "runtime state left after a refused create"
+    );
+}

@@ -416,3 +416,36 @@ fn create_error_is_reported() {
     assert!(out.stderr.contains("OCI runtime create failed"), "{out:?}");
     assert!(out.stderr.contains("CVE-2024-21626"), "{out:?}");
 }
+
+/// The cgroup-path rule through Docker: a runtime whose policy allows only the daemon's own
+/// cgroup parent runs containers there, and refuses `--cgroup-parent` elsewhere with the rule's
+/// message (nothing is created: the refusal comes before any cgroup is made).
+#[test]
+fn cgroup_parent_outside_the_allowed_parents_is_refused() {
+    let name = unique("hd-parent");
+    let _guard = DockerContainer(name.clone());
+    let out = run(common::docker_run_cmd("hardened-parents")
+        .args(["--rm", "--name", &name])
+        .arg(image())
+        .args(["true"]));
+    assert!(out.ok(), "under the daemon's own parent: {out:?}");
+
+    let name = unique("hd-parent");
+    let _guard = DockerContainer(name.clone());
+    let elsewhere = format!("/{}", unique("hardened-test-elsewhere"));
+    let out = run(common::docker_run_cmd("hardened-parents")
+        .args(["--rm", "--name", &name, "--cgroup-parent", &elsewhere])
+        .arg(image())
+        .args(["true"]));
+    assert!(!out.ok(), "--cgroup-parent {elsewhere} ran: {out:?}");
+    assert!(
+        out.stderr.contains("[rule cgroup-path]") && out.stderr.contains("allowed_cgroup_parents"),
+        "{out:?}"
+    );
+    for ctl in ["pids", "memory", "devices"] {
+        let d = std::path::Path::new("/sys/fs/cgroup")
+            .join(ctl)
+            .join(elsewhere.trim_start_matches('/'));
+        assert!(!d.exists(), "{} was created", d.display());
+    }
+}

@@ -215,6 +215,8 @@ start)
   command -v dockerd >/dev/null || { echo "daemons.sh: dockerd not found: apt-get install docker.io" >&2; exit 1; }
   # Policies of the test runtimes; every audit log stays under DIR.
   mkdir -p "$dir/policy" "$dir/audit"
+  # Its containers' cgroups go below a parent of its own (not the host's /docker), removed by stop.
+  echo "/hardened-test-docker-$$" > "$dir/docker-cgroup-parent"
   cat > "$dir/policy/default.toml" <<TOML
 # the built-in defaults; only the audit log is moved
 audit_log = "$dir/audit/default.log"
@@ -248,6 +250,11 @@ audit_log = "$dir/audit/chown.log"
 [defaults]
 allow_capabilities = ["CHOWN"]
 TOML
+  # Containers may only have cgroups below the daemon's own parent (the cgroup-path rule).
+  cat > "$dir/policy/parents.toml" <<TOML
+audit_log = "$dir/audit/parents.log"
+allowed_cgroup_parents = ["$(cat "$dir/docker-cgroup-parent")"]
+TOML
   rt() { printf '"%s": { "path": "%s", "runtimeArgs": ["--policy", "%s"] }' "$1" "$hardened" "$dir/policy/$2.toml"; }
   cat > "$dir/daemon.json" <<JSON
 {
@@ -257,14 +264,13 @@ TOML
     $(rt hardened-audit audit),
     $(rt hardened-permissive permissive),
     $(rt hardened-web web),
-    $(rt hardened-chown chown)
+    $(rt hardened-chown chown),
+    $(rt hardened-parents parents)
   },
   "storage-driver": "overlay2",
   "log-driver": "json-file"
 }
 JSON
-  # Its containers' cgroups go below a parent of its own (not the host's /docker), removed by stop.
-  echo "/hardened-test-docker-$$" > "$dir/docker-cgroup-parent"
   dockerd \
     --cgroup-parent "$(cat "$dir/docker-cgroup-parent")" \
     --config-file "$dir/daemon.json" \

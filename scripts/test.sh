@@ -38,5 +38,8 @@ cargo test --release "$@"
 # fails today are documented deviations (docs/conformance.md), reported as xfail.
 [ $# -gt 0 ] || cargo run --release -p runtime-spec-tests -- --runtime "$HARDENED" \
   --known-failures "$here/runtime-spec-tests/known-failures-hardened.txt"
+# SIGKILL during create, then one delete --force: nothing may be left (scripts/soak.sh; 50
+# iterations of the default policy and of permissive mode; docs/reliability.md has the 1000).
+[ $# -gt 0 ] || HARDENED="$HARDENED" "$here/scripts/soak.sh" --quick
 # The benchmark is not a test: its short mode only checks that it runs (no timing is judged).
 [ $# -gt 0 ] || HARDENED="$HARDENED" "$here/bench/run.sh" --quick

@@ -7,13 +7,17 @@ pub mod commands;
 pub mod compat;
 pub mod confine;
 pub mod executor;
+#[cfg(test)]
+mod fuzz;
 pub mod hooks;
 pub mod install;
+pub mod ledger;
 pub mod limits;
 pub mod logging;
 pub mod oneline;
 pub mod pipeline;
 pub mod policy;
+pub mod reap;
 pub mod sealed;
 pub mod seccomp;
 pub mod userns;

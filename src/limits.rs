@@ -139,9 +139,7 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
         check_string("domainname", d, HOST_NAME_MAX)?;
     }
     if let Some(linux) = spec.linux() {
-        if let Some(c) = linux.cgroups_path() {
-            check_path("linux.cgroupsPath", c)?;
-        }
+        // linux.cgroupsPath: the cgroup-path rule (src/policy/rules/cgroup_path.rs).
         for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
             if let Some(p) = ns.path() {
                 check_path(&format!("linux.namespaces[{i}].path"), p)?;

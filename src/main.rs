@@ -84,7 +84,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Events(a) => cmd::events::events(&ctx()?, a).map(|_| 0),
         Command::Spec(a) => cmd::spec::spec(a).map(|_| 0),
         Command::Features => cmd::features::features().map(|_| 0),
-        Command::Check(a) => cmd::check::check(&policy, &g.root, a),
+        Command::Check(a) => cmd::check::check(&policy, &g.root, g.systemd_cgroup, a),
         Command::Policy(p) => cmd::policy::policy(&policy, p),
         Command::Install(t) => cmd::install::install(g.policy.as_deref(), t),
         Command::Uninstall(t) => cmd::install::uninstall(t),

@@ -202,6 +202,7 @@ pub fn prepare_container(
     id: &str,
     bundle: Option<&Path>,
     root: &Path,
+    systemd_cgroup: bool,
 ) -> Result<Prepared, PipelineError> {
     if let Some(process) = spec.process() {
         check_process_safety(process)?;
@@ -241,6 +242,7 @@ pub fn prepare_container(
         spec,
         container_id: id,
         host,
+        systemd_cgroup,
     };
     let verdict = policy::evaluate(policy, &input);
     record(

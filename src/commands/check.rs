@@ -10,7 +10,7 @@ use crate::cli::Check;
 use crate::pipeline;
 use crate::policy::{self, Input, Policy};
 
-pub fn check(policy: &Policy, root: &Path, a: &Check) -> Result<i32> {
+pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> Result<i32> {
     let path: &Path = &a.path;
     let spec = if path.is_dir() {
         crate::bundle::load_spec(path)?
@@ -40,6 +40,7 @@ pub fn check(policy: &Policy, root: &Path, a: &Check) -> Result<i32> {
         spec: &spec,
         container_id: &a.id,
         host,
+        systemd_cgroup,
     };
     let v = policy::evaluate(policy, &input);
     let allowed = v.allowed() && unsafe_msg.is_none();

@@ -18,7 +18,7 @@ use oci_spec::runtime::Spec;
 
 use crate::policy::Unmappable;
 use crate::userns::{idmap, join};
-use crate::{bundle, compat, pipeline};
+use crate::{bundle, compat, ledger, pipeline};
 use oci_spec::runtime::LinuxNamespaceType;
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
@@ -35,23 +35,33 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         bail!("container with id {id} already exists: pick another id or delete it first");
     }
     let _prewarm = super::cgroup::prewarm_attach();
+    // From here on, whatever create acquires (user-namespace range, shadow bundle, ledger,
+    // cgroup, processes, state) is undone by this guard unless create succeeds.
+    let mut undo = Undo {
+        ctx,
+        id,
+        state_dir: false,
+        armed: true,
+    };
     let caller = bundle::canonical_bundle(&opts.bundle)?;
     let spec = bundle::load_spec(&caller)?;
     if let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         bpf::validate(seccomp).with_context(|| format!("create container {id}"))?;
     }
-    let prepared = pipeline::prepare_container(&ctx.policy, &spec, id, Some(&caller), &ctx.root)?;
+    let prepared = pipeline::prepare_container(
+        &ctx.policy,
+        &spec,
+        id,
+        Some(&caller),
+        &ctx.root,
+        ctx.systemd_cgroup,
+    )?;
     let mut verdict = prepared.verdict;
     // Seccomp and capabilities are applied by our executor (crate::confine): libcontainer gets
     // the spec without them; `full` is what later readers see.
     let full = verdict.spec.clone();
-    let confine = match crate::confine::split_init(&ctx.root, &mut verdict.spec) {
-        Ok(c) => c,
-        Err(e) => {
-            crate::userns::alloc::free(&ctx.root, id);
-            return Err(anyhow::Error::new(e).context(format!("create container {id}")));
-        }
-    };
+    let confine = crate::confine::split_init(&ctx.root, &mut verdict.spec)
+        .map_err(|e| anyhow::Error::new(e).context(format!("create container {id}")))?;
     // The spec later readers see (exec, state): the idmapped trees exist only in this
     // process's private mount namespace and the container's.
     let mut lasting: Option<Spec> = None;
@@ -84,13 +94,8 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
             }
             Ok(spec)
         })();
-        match idmapped {
-            Ok(s) => verdict.spec = s,
-            Err(e) => {
-                crate::userns::alloc::free(&ctx.root, id);
-                return Err(e.context(format!("prepare the user namespace of container {id}")));
-            }
-        }
+        verdict.spec = idmapped
+            .map_err(|e| e.context(format!("prepare the user namespace of container {id}")))?;
         if let Some(a) = plan.allocation {
             a.hold();
         }
@@ -113,10 +118,8 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         lasting = Some(full);
     }
     // libcontainer 0.7's gaps (src/compat.rs): the spec it is handed, and what follows create.
-    let mut compat = compat::rewrite(&verdict.spec).map_err(|e| {
-        crate::userns::alloc::free(&ctx.root, id);
-        e.context(format!("create container {id}"))
-    })?;
+    let mut compat =
+        compat::rewrite(&verdict.spec).map_err(|e| e.context(format!("create container {id}")))?;
     if let Some(s) = compat.spec.take() {
         lasting.get_or_insert_with(|| verdict.spec.clone());
         verdict.spec = s;
@@ -165,6 +168,26 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         .and_then(|l| l.cgroups_path().clone());
     let cgroup_path = libcontainer::utils::get_cgroup_path(&cgroups_path, id);
     let cgroup_preexisting = super::cgroup::exists(&cgroup_path);
+    // The ledger, before libcontainer makes the cgroup or any process: a forced delete of a
+    // create killed from here on finds them through it.
+    let own_pidns = verdict
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
+        });
+    let mut led = ledger::Ledger {
+        cgroup: cgroup_path.clone(),
+        systemd: ctx.systemd_cgroup,
+        cgroup_preexisting,
+        init: None,
+        creator: creator(),
+    };
+    ledger::write(&ctx.root, id, &led)
+        .with_context(|| format!("create container {id}: write its ledger"))?;
     let effective: PathBuf = if verdict.changes.is_empty() && !rewritten && confine.is_none() {
         caller.clone()
     } else {
@@ -194,16 +217,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         builder = builder.with_stderr(fd);
     }
     // Entered on this thread, which forks the container's process; left when `entered` drops.
-    let entered = match join::enter(&prejoin) {
-        Ok(e) => e,
-        Err(e) => {
-            if effective != caller {
-                bundle::remove_shadow(&ctx.root, id);
-            }
-            crate::userns::alloc::free(&ctx.root, id);
-            return Err(e.context(format!("create container {id}")));
-        }
-    };
+    let entered = join::enter(&prejoin).map_err(|e| e.context(format!("create container {id}")))?;
     let built = builder
         .with_pid_file(opts.pid_file.as_ref())
         .and_then(|b| {
@@ -222,49 +236,83 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     // Our copies: the init holds its own. `start` must see end of file when the init execs.
     drop(shim_exe);
     drop(host_proc);
-    let report_recorded = match &built {
-        Ok(c) => {
-            let r = report.record(&c.root);
-            if r.is_ok() && cgroup_preexisting {
-                let _ = std::fs::write(c.root.join(super::cgroup::PREEXISTING_FILE), "");
-            }
-            r
+    if built.is_ok() {
+        undo.state_dir = true;
+    }
+    let built = built.map_err(|e| {
+        // runtime.md lifecycle 3-5, 12-13: the container is gone; its poststop hooks run.
+        if let Some(h) = &caller_spec_hooks {
+            let state = hooks::stopped_state(id, &caller, &verdict.spec);
+            hooks::run_all("poststop", h.poststop().as_ref(), &state);
         }
-        Err(_) => Ok(()),
-    };
+        anyhow::Error::new(e).context(format!("create container {id}"))
+    })?;
+    let pid = built.pid().map_or(0, |p| p.as_raw());
+    led.init = crate::reap::init_record(pid, own_pidns);
+    ledger::write(&ctx.root, id, &led)
+        .with_context(|| format!("create container {id}: record its init in the ledger"))?;
+    report
+        .record(&built.root)
+        .with_context(|| format!("create container {id}"))?;
     drop(report);
-    let built = match (built, report_recorded) {
-        (Ok(mut c), Err(e)) => {
-            let _ = super::delete::delete_container(ctx, &mut c, true);
-            return Err(e.context(format!("create container {id}")));
+    compat
+        .after_create(pid)
+        .with_context(|| format!("create container {id}"))?;
+    if let Some(spec) = lasting {
+        bundle::write_shadow(&ctx.root, id, &caller, &spec)?;
+    }
+    undo.armed = false;
+    Ok(built)
+}
+
+/// The transaction of `create`: everything it acquires is keyed by the container's id (the
+/// user-namespace range, the shadow bundle, the ledger and through it the cgroup and the
+/// processes, the state directory once libcontainer made it), so one guard undoes all of it,
+/// in reverse order, on every error path and on unwind. A create killed outright leaves the
+/// same things, which `delete --force` removes the same way (`delete::remove_leftovers`).
+struct Undo<'a> {
+    ctx: &'a Ctx,
+    id: &'a str,
+    /// libcontainer made the state directory (its own clean-up removes it when build fails).
+    state_dir: bool,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
         }
-        (b, _) => b,
-    };
-    match built {
-        Ok(mut c) => {
-            let pid = c.pid().map_or(0, |p| p.as_raw());
-            if let Err(e) = compat.after_create(pid) {
-                let _ = super::delete::delete_container(ctx, &mut c, true);
-                return Err(e.context(format!("create container {id}")));
+        let (ctx, id) = (self.ctx, self.id);
+        let result = (|| -> Result<()> {
+            if let Some(led) = ledger::read(&ctx.root, id)? {
+                let scope = crate::reap::Scope::from_ledger(id, &led)?;
+                scope.kill_all()?;
+                scope.remove_cgroup()?;
             }
-            if let Some(spec) = lasting {
-                bundle::write_shadow(&ctx.root, id, &caller, &spec)?;
+            let dir = ctx.root.join(id);
+            if self.state_dir && dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
             }
-            Ok(c)
-        }
-        Err(e) => {
-            if effective != caller {
-                bundle::remove_shadow(&ctx.root, id);
-            }
+            bundle::remove_shadow(&ctx.root, id);
             crate::userns::alloc::free(&ctx.root, id);
-            // runtime.md lifecycle 3-5, 12-13: the container is gone; its poststop hooks run.
-            if let Some(h) = &caller_spec_hooks {
-                let state = hooks::stopped_state(id, &caller, &verdict.spec);
-                hooks::run_all("poststop", h.poststop().as_ref(), &state);
-            }
-            Err(anyhow::Error::new(e).context(format!("create container {id}")))
+            ledger::remove(&ctx.root, id);
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::warn!("create container {id} failed, and its clean-up too: {e:#}; `delete --force {id}` removes what is left");
         }
     }
+}
+
+/// This create process, as the ledger records it.
+fn creator() -> Option<ledger::Creator> {
+    let me = procfs::process::Process::myself().ok()?;
+    Some(ledger::Creator {
+        pid: me.pid(),
+        starttime: me.stat().ok()?.starttime,
+        cmdline: me.cmdline().ok()?,
+    })
 }
 
 /// Namespaces entered by `create` itself (`userns::join`) are inherited by the container's

@@ -36,6 +36,8 @@ struct Typed {
     #[serde(default)]
     user_namespace: super::UsernsPool,
     #[serde(default)]
+    allowed_cgroup_parents: Vec<String>,
+    #[serde(default)]
     defaults: Rules,
     #[serde(default)]
     profiles: BTreeMap<String, Rules>,
@@ -49,6 +51,8 @@ struct File {
     audit_log: Option<PathBuf>,
     #[serde(default)]
     user_namespace: super::UsernsPool,
+    #[serde(default)]
+    allowed_cgroup_parents: Vec<String>,
     #[serde(default)]
     defaults: toml::Table,
     #[serde(default)]
@@ -94,6 +98,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
             .unwrap_or_else(|| Policy::default().audit_log),
         source: Some(path.to_path_buf()),
         user_namespace: file.user_namespace,
+        allowed_cgroup_parents: file.allowed_cgroup_parents,
         defaults,
         profiles,
     };
@@ -102,6 +107,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
 }
 
 fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
+    for parent in &p.allowed_cgroup_parents {
+        let is_slice = parent.ends_with(".slice") && !parent.contains('/');
+        let parts: Vec<&str> = parent
+            .split('/')
+            .filter(|s| !s.is_empty() && *s != ".")
+            .collect();
+        if !is_slice && (parts.is_empty() || parts.contains(&"..")) {
+            return Err(invalid(
+                path,
+                format!("allowed_cgroup_parents: {parent:?} is not a cgroup parent below the hierarchy root (give paths such as \"/docker\" or \"/kubepods\", or systemd slices such as \"kubepods.slice\")"),
+            ));
+        }
+    }
     let pool = &p.user_namespace;
     if pool.subid_user.is_none()
         && (pool.ranges == 0

@@ -165,6 +165,10 @@ pub struct Policy {
     /// The file this policy came from (`None`: built-in defaults).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// cgroup parents a container's cgroup must be below (cgroupfs paths such as "/docker",
+    /// systemd slices such as "kubepods.slice"); empty: any parent but a hierarchy root. A
+    /// top-level key: a profile cannot widen it.
+    pub allowed_cgroup_parents: Vec<String>,
     /// The pool of host ID ranges for user namespaces (`[user_namespace]`).
     pub user_namespace: UsernsPool,
     pub defaults: Rules,
@@ -179,6 +183,7 @@ impl Default for Policy {
             audit_log: PathBuf::from("/var/log/hardened/audit.log"),
             source: None,
             user_namespace: UsernsPool::default(),
+            allowed_cgroup_parents: Vec::new(),
             defaults: Rules::default(),
             profiles: BTreeMap::new(),
         }
@@ -209,6 +214,10 @@ pub struct Refusal {
     pub what: String,
     /// The policy key (and value) that would allow it.
     pub allow: String,
+    /// A refusal that protects the host (e.g. `cgroup-path`): it stops the container in every
+    /// mode, audit and permissive included.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub in_every_mode: bool,
 }
 
 /// Something worth the operator's attention that does not stop the container.
@@ -242,6 +251,8 @@ pub struct Input<'a> {
     pub spec: &'a Spec,
     pub container_id: &'a str,
     pub host: HostFacts,
+    /// The runtime was called with `--systemd-cgroup` (cgroupsPath is `slice:prefix:name`).
+    pub systemd_cgroup: bool,
 }
 
 /// What the policy decided for one spec.
@@ -260,8 +271,14 @@ pub struct Verdict {
 impl Verdict {
     /// Whether the container may run (refusals only stop it in enforce mode).
     pub fn allowed(&self) -> bool {
-        self.refusals.is_empty() || self.mode != Mode::Enforce
+        allowed(self.mode, &self.refusals)
     }
+}
+
+/// Whether refusals stop a container in `mode`: always in enforce mode, and in every mode for
+/// a refusal that protects the host.
+pub fn allowed(mode: Mode, refusals: &[Refusal]) -> bool {
+    !refusals.iter().any(|r| r.in_every_mode) && (refusals.is_empty() || mode != Mode::Enforce)
 }
 
 /// The outcome of the rules on one spec, collected by `rules::run`.
@@ -300,6 +317,7 @@ fn select_profile<'p>(
                     }
                 ),
                 allow: format!("a [profiles.{name}] table in {}", policy.file_name()),
+                in_every_mode: false,
             }),
         },
     }
@@ -315,40 +333,54 @@ impl Policy {
 /// Evaluate a container spec against the policy.
 pub fn evaluate(policy: &Policy, input: &Input) -> Verdict {
     let mut spec = input.spec.clone();
+    let selected = select_profile(policy, input.spec);
+    let mut ctx = rules::Ctx {
+        rules: &policy.defaults,
+        policy_file: policy.file_name(),
+        profile: None,
+        container_id: input.container_id,
+        host: &input.host,
+        cgroup_parents: &policy.allowed_cgroup_parents,
+        systemd_cgroup: input.systemd_cgroup,
+    };
+    // The rules that protect the host run first, in every mode and for every profile.
+    let mut findings = rules::run_host_safety(&ctx, &mut spec);
     if policy.mode == Mode::Permissive {
+        findings.warnings.push(Warning {
+            rule: "mode",
+            what:
+                "permissive mode: no hardening at all, nothing refused but what endangers the host"
+                    .into(),
+        });
         return Verdict {
             spec,
             mode: Mode::Permissive,
             profile: None,
-            changes: Vec::new(),
-            refusals: Vec::new(),
-            warnings: vec![Warning {
-                rule: "mode",
-                what: "permissive mode: no hardening at all, nothing refused".into(),
-            }],
+            changes: findings.changes,
+            refusals: findings.refusals,
+            warnings: findings.warnings,
         };
     }
-    let (profile, rules) = match select_profile(policy, input.spec) {
+    let (profile, rules) = match selected {
         Ok(p) => p,
         Err(refusal) => {
+            findings.refusals.push(refusal);
             return Verdict {
                 spec,
                 mode: policy.mode,
                 profile: None,
-                changes: Vec::new(),
-                refusals: vec![refusal],
-                warnings: Vec::new(),
-            }
+                changes: findings.changes,
+                refusals: findings.refusals,
+                warnings: findings.warnings,
+            };
         }
     };
-    let ctx = rules::Ctx {
-        rules,
-        policy_file: policy.file_name(),
-        profile: profile.as_deref(),
-        container_id: input.container_id,
-        host: &input.host,
-    };
-    let findings = rules::run(&ctx, &mut spec);
+    ctx.rules = rules;
+    ctx.profile = profile.as_deref();
+    let more = rules::run(&ctx, &mut spec);
+    findings.changes.extend(more.changes);
+    findings.refusals.extend(more.refusals);
+    findings.warnings.extend(more.warnings);
     Verdict {
         spec,
         mode: policy.mode,
@@ -372,7 +404,7 @@ pub struct ExecVerdict {
 
 impl ExecVerdict {
     pub fn allowed(&self) -> bool {
-        self.refusals.is_empty() || self.mode != Mode::Enforce
+        allowed(self.mode, &self.refusals)
     }
 }
 
@@ -409,6 +441,8 @@ pub fn evaluate_exec(policy: &Policy, container: &Spec, process: &Process) -> Ex
         profile: profile.as_deref(),
         container_id: "",
         host: &HostFacts::default(),
+        cgroup_parents: &policy.allowed_cgroup_parents,
+        systemd_cgroup: false,
     };
     let findings = rules::run_exec(&ctx, container, &mut process);
     ExecVerdict {

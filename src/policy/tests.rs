@@ -33,6 +33,7 @@ fn eval_with(policy: &Policy, spec: &Spec) -> Verdict {
             spec,
             container_id: "71430d4d7bd0",
             host,
+            systemd_cgroup: false,
         },
     )
 }
@@ -174,6 +175,7 @@ fn host_network_namespace_by_path_is_refused() {
             spec: &spec,
             container_id: "x",
             host,
+            systemd_cgroup: false,
         },
     );
     assert_eq!(refused_rules(&v), BTreeSet::from(["host-namespaces"]));
@@ -643,4 +645,77 @@ fn a_privileged_pod_without_every_capability_is_still_privileged_mode() {
         devices_only.set_linux(Some(linux));
     }
     assert!(!rules::privileged::is_privileged(&devices_only));
+}
+
+fn with_cgroups_path(spec: &Spec, path: &str) -> Spec {
+    let mut spec = spec.clone();
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_cgroups_path(Some(path.into()));
+    spec.set_linux(Some(linux));
+    spec
+}
+
+#[test]
+fn a_root_cgroup_is_refused_in_every_mode_and_profile() {
+    let base = fixture("default");
+    for mode in [Mode::Enforce, Mode::Audit, Mode::Permissive] {
+        for path in ["/", "//", "/..", "a/../..", ""] {
+            let mut policy = Policy {
+                mode,
+                ..Policy::default()
+            };
+            // Even a profile that allows everything cannot switch it off.
+            policy.defaults.allow_privileged = true;
+            let v = eval_with(&policy, &with_cgroups_path(&base, path));
+            assert!(!v.allowed(), "{mode:?} {path:?} allowed");
+            assert!(
+                refused_rules(&v).contains("cgroup-path"),
+                "{mode:?} {path:?}: {:?}",
+                v.refusals
+            );
+            let r = v
+                .refusals
+                .iter()
+                .find(|r| r.rule == "cgroup-path")
+                .expect("refusal");
+            assert!(r.in_every_mode);
+            let msg = crate::pipeline::refusal_message(&v.refusals);
+            assert!(msg.contains("[rule cgroup-path]"), "{msg}");
+        }
+    }
+    // Docker's own cgroupsPath passes.
+    let v = eval_with(&Policy::default(), &base);
+    assert!(
+        !refused_rules(&v).contains("cgroup-path"),
+        "{:?}",
+        v.refusals
+    );
+}
+
+#[test]
+fn allowed_cgroup_parents_confine_the_path_and_name_the_key() {
+    let policy = Policy {
+        allowed_cgroup_parents: vec!["/kubepods".into()],
+        ..Policy::default()
+    };
+    let v = eval_with(
+        &policy,
+        &with_cgroups_path(&fixture("default"), "/docker/abc"),
+    );
+    assert!(!v.allowed());
+    let r = v
+        .refusals
+        .iter()
+        .find(|r| r.rule == "cgroup-path")
+        .expect("refusal");
+    assert!(r.allow.contains("allowed_cgroup_parents"), "{}", r.allow);
+    let v = eval_with(
+        &policy,
+        &with_cgroups_path(&fixture("default"), "/kubepods/besteffort/pod1/abc"),
+    );
+    assert!(
+        !refused_rules(&v).contains("cgroup-path"),
+        "{:?}",
+        v.refusals
+    );
 }

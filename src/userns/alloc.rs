@@ -290,8 +290,32 @@ pub fn free(root: &Path, id: &str) {
             }
         }
     }
+    remove_ownerless(root);
     // Nothing left: the state root is as it was before the first container.
     let _ = fs::remove_dir(dir(root));
+}
+
+/// Remove range files that name no owner: what a `create` killed between creating a range file
+/// and writing its id into it leaves (or one killed while reclaiming a range, between truncating
+/// the file and writing). No one's `free` would ever match them, so a forced delete of the dead
+/// container left them behind. The caller holds the directory lock, so no allocation is half-way;
+/// a file whose `flock` someone still holds is left alone.
+fn remove_ownerless(root: &Path) {
+    for (index, owner) in list(root) {
+        if !owner.is_empty() {
+            continue;
+        }
+        let path = dir(root).join(index.to_string());
+        let Ok(f) = File::open(&path) else {
+            continue;
+        };
+        if try_lock(&f) {
+            let _ = fs::remove_file(&path);
+            // Sharers of a range whose owner never got its id written: none can exist (`share`
+            // finds ranges through their owner), but an empty directory would keep the root.
+            let _ = fs::remove_dir(sharers_dir(root, index));
+        }
+    }
 }
 
 /// The range the next allocation would most likely get (for `hardened check`; nothing is
@@ -346,6 +370,25 @@ mod tests {
         start: 1_000_000_000,
         ranges: 64,
     };
+
+    #[test]
+    fn free_removes_ownerless_range_files_nobody_holds() {
+        let root = tempfile::tempdir().unwrap();
+        // A create killed between creating range file 5 and writing its id: an empty file.
+        fs::create_dir_all(dir(root.path())).unwrap();
+        fs::write(dir(root.path()).join("5"), "").unwrap();
+        // A live allocation whose file is empty for a moment (held lock): left alone.
+        let a = allocate(root.path(), POOL, "a").unwrap();
+        let held = dir(root.path()).join(a.index.to_string());
+        fs::write(&held, "").unwrap();
+        free(root.path(), "someone-else");
+        assert!(!dir(root.path()).join("5").exists());
+        assert!(held.exists());
+        drop(a);
+        free(root.path(), "someone-else");
+        assert!(!held.exists());
+        assert!(!dir(root.path()).exists());
+    }
 
     #[test]
     fn ranges_are_disjoint_and_freed() {

@@ -3,6 +3,7 @@
 //! it refuses: in audit mode the container runs with it, in enforce mode it does not run.
 
 pub mod capabilities;
+pub mod cgroup_path;
 pub mod devices;
 pub mod host_namespaces;
 pub mod kernel_paths;
@@ -29,6 +30,10 @@ pub struct Ctx<'a> {
     pub profile: Option<&'a str>,
     pub container_id: &'a str,
     pub host: &'a HostFacts,
+    /// The policy's `allowed_cgroup_parents` (top level: a profile cannot widen it).
+    pub cgroup_parents: &'a [String],
+    /// The runtime was called with `--systemd-cgroup`.
+    pub systemd_cgroup: bool,
 }
 
 impl Ctx<'_> {
@@ -62,6 +67,17 @@ impl Out<'_> {
             rule: self.rule,
             what: what.into(),
             allow: allow.into(),
+            in_every_mode: false,
+        });
+    }
+
+    /// A refusal that protects the host: it stops the container in every mode.
+    pub fn refuse_in_every_mode(&mut self, what: impl Into<String>, allow: impl Into<String>) {
+        self.findings.refusals.push(Refusal {
+            rule: self.rule,
+            what: what.into(),
+            allow: allow.into(),
+            in_every_mode: true,
         });
     }
 
@@ -80,7 +96,29 @@ pub struct Rule {
     pub evaluate: fn(&Ctx, &mut Spec, &mut Out),
 }
 
-/// Every container rule, in the order they run.
+/// The rules that protect the host rather than harden the container: they run for every
+/// container, in every mode (permissive included) and whatever the profile allows, and their
+/// refusals always stop the container.
+pub const HOST_SAFETY_RULES: &[Rule] = &[cgroup_path::RULE];
+
+/// Run the host-safety rules on `spec`.
+pub fn run_host_safety(ctx: &Ctx, spec: &mut Spec) -> Findings {
+    let mut findings = Findings::default();
+    run_each(HOST_SAFETY_RULES, ctx, spec, &mut findings);
+    findings
+}
+
+fn run_each(rules: &[Rule], ctx: &Ctx, spec: &mut Spec, findings: &mut Findings) {
+    for rule in rules {
+        let mut out = Out {
+            rule: rule.id,
+            findings,
+        };
+        (rule.evaluate)(ctx, spec, &mut out);
+    }
+}
+
+/// Every container hardening rule, in the order they run (after the host-safety rules).
 pub const RULES: &[Rule] = &[
     privileged::RULE,
     user_namespace::RULE,
@@ -118,13 +156,7 @@ pub fn run(ctx: &Ctx, spec: &mut Spec) -> Findings {
         (privileged::RULE.evaluate)(ctx, spec, &mut out);
         return findings;
     }
-    for rule in RULES {
-        let mut out = Out {
-            rule: rule.id,
-            findings: &mut findings,
-        };
-        (rule.evaluate)(ctx, spec, &mut out);
-    }
+    run_each(RULES, ctx, spec, &mut findings);
     findings
 }
 
