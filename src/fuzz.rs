@@ -191,11 +191,13 @@ fn evaluate(policy: &Policy, spec: &Spec) -> policy::Verdict {
 }
 
 fn policies() -> Vec<Policy> {
-    let mut audit = Policy::default();
-    audit.mode = Mode::Audit;
-    let mut permissive = Policy::default();
-    permissive.mode = Mode::Permissive;
-    vec![Policy::default(), audit, permissive]
+    [Mode::Enforce, Mode::Audit, Mode::Permissive]
+        .into_iter()
+        .map(|mode| Policy {
+            mode,
+            ..Policy::default()
+        })
+        .collect()
 }
 
 /// How many generated documents parsed (the cases reach evaluate, not only the parser).
