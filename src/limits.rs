@@ -22,6 +22,8 @@ pub const ARG_STRLEN_MAX: usize = 32 * 4096;
 /// kernel's limit is a quarter of the stack limit (2 MiB with the usual 8 MiB stack); this is
 /// that usual value, so that a config runs the same on every host.
 pub const ARG_MAX: usize = 2 * 1024 * 1024;
+/// The most supplementary groups a process may have (`NGROUPS_MAX`).
+pub const NGROUPS_MAX: usize = 65536;
 /// `HOST_NAME_MAX`, also the limit of the NIS domain name.
 pub const HOST_NAME_MAX: usize = 64;
 
@@ -100,6 +102,12 @@ pub fn check_process(prefix: &str, p: &Process) -> Result<(), String> {
         ));
     }
     check_path(&format!("{prefix}.cwd"), p.cwd())?;
+    let groups = p.user().additional_gids().as_ref().map_or(0, |g| g.len());
+    if groups > NGROUPS_MAX {
+        return Err(format!(
+            "{prefix}.user.additionalGids lists {groups} groups, more than the kernel takes (NGROUPS_MAX {NGROUPS_MAX}): list fewer"
+        ));
+    }
     Ok(())
 }
 
@@ -233,5 +241,16 @@ mod tests {
         let e = p(vec!["sh".into()], vec!["NOEQUALS".into()]).unwrap_err();
         assert!(e.starts_with("process.env[0]"), "{e}");
         p(vec!["sh".into()], vec!["PATH=/bin".into()]).unwrap();
+        let mut s = Spec::default();
+        let mut proc_ = s.process().clone().unwrap();
+        let mut user = proc_.user().clone();
+        user.set_additional_gids(Some(vec![7; 70_000]));
+        proc_.set_user(user);
+        s.set_process(Some(proc_));
+        let e = validate(&s).unwrap_err();
+        assert!(
+            e.starts_with("process.user.additionalGids lists 70000"),
+            "{e}"
+        );
     }
 }
