@@ -535,6 +535,8 @@ struct Tally {
     bad_errors: Vec<String>,
     unnamed_field: Vec<String>,
     kinds: BTreeMap<String, usize>,
+    /// Errors that name neither the mutated field nor its key (reported, not asserted).
+    samples: Vec<String>,
 }
 
 struct Env {
@@ -747,6 +749,9 @@ fn judge_errors(out: &Outcome, label: &str, field: Option<&str>, t: &mut Tally) 
                 *t.kinds
                     .entry("error not naming the field".into())
                     .or_default() += 1;
+                if t.samples.len() < 12 {
+                    t.samples.push(format!("{label}: {}", clip(msg)));
+                }
             }
         }
     }
@@ -974,6 +979,9 @@ fn report(t: &Tally, seed: u64, count: usize) -> String {
         t.unnamed_field.len(),
         t.kinds
     );
+    for l in &t.samples {
+        let _ = writeln!(s, "  (not naming the field) {l}");
+    }
     for l in t
         .panics
         .iter()
