@@ -34,9 +34,18 @@ pub fn value(s: &str) -> String {
     format!("{clipped:?}")
 }
 
-/// A user-given path for a message, as [`value`] does it.
+/// A user-given path for a message, as [`value`] does it, but clipped at the front: the end
+/// names the file.
 pub fn path(p: &Path) -> String {
-    value(&p.to_string_lossy())
+    let s = p.to_string_lossy();
+    if s.len() <= VALUE_MAX {
+        return format!("{s:?}");
+    }
+    let mut start = s.len() - (VALUE_MAX - 3);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("{:?}", format!("...{}", &s[start..]))
 }
 
 /// `s` as one line of at most `max` bytes: line breaks and other control characters become
@@ -147,6 +156,10 @@ fn json_path(path: &serde_path_to_error::Path) -> String {
             }
         }
     }
+    // A syntax error has no field to name.
+    if out.split(['.', '[', ']']).all(|p| p.is_empty() || p == "?") {
+        out.clear();
+    }
     out
 }
 
@@ -241,6 +254,11 @@ mod tests {
     fn syntax_errors_and_trailing_data() {
         let e = spec_error("{\"ociVersion\": ");
         assert!(e.starts_with("invalid config.json: "), "{e}");
+        let e = spec_error("{not json");
+        assert!(
+            e.starts_with("invalid config.json: key must be a string"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
         let e = spec_error(r#"{"ociVersion":"1.0.2"} x"#);
         assert!(e.contains("trailing"), "{e}");
@@ -253,5 +271,12 @@ mod tests {
         assert!(l.starts_with("a b \"yyy") && l.ends_with("...\" c"), "{l}");
         assert_eq!(clip("héllo", 4), "h...");
         assert_eq!(value("a\nb"), "\"a\\nb\"");
+        let long = format!("/{}/process.json", "d".repeat(100));
+        let p = path(Path::new(&long));
+        assert!(
+            p.starts_with("\"...") && p.ends_with("/process.json\""),
+            "{p}"
+        );
+        assert!(p.len() <= VALUE_MAX + 2, "{p}");
     }
 }

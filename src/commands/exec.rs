@@ -111,7 +111,8 @@ fn load_process(path: &std::path::Path) -> Result<Process> {
             crate::oneline::path(path)
         )
     })?;
-    crate::oneline::parse_json(&raw, "process spec").map_err(anyhow::Error::msg)
+    let what = format!("process spec {}", crate::oneline::path(path));
+    crate::oneline::parse_json(&raw, &what).map_err(anyhow::Error::msg)
 }
 
 /// For a container with a user namespace of its own: open that namespace, and split `process`
