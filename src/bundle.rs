@@ -19,15 +19,26 @@ pub fn shadow_dir(root: &Path, id: &str) -> PathBuf {
     root.join(SHADOW_DIR).join(id)
 }
 
-/// Load `<bundle>/config.json` with an error that names the file.
+/// Load `<bundle>/config.json`. A parse error is one line naming the JSON path of the bad field
+/// (`invalid config.json: linux.resources.cpu.quota: invalid type: ...`).
 pub fn load_spec(bundle: &Path) -> Result<Spec> {
-    let path = bundle.join("config.json");
-    Spec::load(&path).with_context(|| {
-        format!(
-            "cannot load the container config {}: check that --bundle names an OCI bundle with a valid config.json",
-            path.display()
+    load_spec_file(
+        &bundle.join("config.json"),
+        "config.json",
+        "check that --bundle names an OCI bundle",
+    )
+}
+
+/// Load a runtime-spec config from `path`; `what` names it in a parse error, `hint` says what to
+/// do when it cannot be read.
+pub fn load_spec_file(path: &Path, what: &str, hint: &str) -> Result<Spec> {
+    let raw = fs::read(path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {what} {} ({e}): {hint}",
+            crate::oneline::path(path)
         )
-    })
+    })?;
+    crate::oneline::parse_json(&raw, what).map_err(anyhow::Error::msg)
 }
 
 /// Write the hardened `spec` as a shadow bundle for `id` and return its directory.

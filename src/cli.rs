@@ -261,7 +261,9 @@ pub struct Kill {
     /// Container ID
     pub id: String,
     /// Signal name or number
-    #[arg(default_value = "SIGTERM")]
+    // Hyphen values too: `kill ID -1` is a bad signal (one line from parse_signal), not a
+    // usage error.
+    #[arg(default_value = "SIGTERM", allow_hyphen_values = true)]
     pub signal: String,
 }
 

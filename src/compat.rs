@@ -36,7 +36,9 @@ use oci_spec::runtime::{
 // Validation
 
 /// Spec checks libcontainer 0.7 leaves out. The message names what is wrong and how to fix it.
+/// Absurd sizes (`crate::limits`) are refused first.
 pub fn validate(spec: &Spec) -> Result<(), String> {
+    crate::limits::validate(spec)?;
     let mut seen = BTreeSet::new();
     for ns in spec
         .linux()

@@ -7,10 +7,14 @@ pub mod commands;
 pub mod compat;
 pub mod confine;
 pub mod executor;
+#[cfg(test)]
+mod fuzz;
 pub mod hooks;
 pub mod install;
 pub mod ledger;
+pub mod limits;
 pub mod logging;
+pub mod oneline;
 pub mod pipeline;
 pub mod policy;
 pub mod reap;

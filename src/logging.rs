@@ -4,6 +4,13 @@
 //! line with `level`, `msg` and `time` when called with `--log-format json`. containerd's runc
 //! shim reads the log file and shows the `msg` of the last `"level":"error"` line to the user
 //! (`docker run` prints it as `OCI runtime create failed: <msg>`), so the shape matters.
+//!
+//! Every line is one line, short, with no Rust `Debug` output ([`readable`]). libcontainer's and
+//! libcgroups' own error events are details of the runtime's final error: they are logged as
+//! warnings, so that the last error line is always the runtime's one-line summary. The first
+//! error a container's process (a fork of this one) reports is also kept in a page shared with
+//! this process ([`child_detail`]): the summary names the cause (`failed to mount /mnt (type
+//! bogusfs): ENODEV`), which libcontainer's own error would lose.
 
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
@@ -18,6 +25,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::{Layer, Registry};
 
 use crate::cli::LogFormat;
+use crate::oneline::{LINE_MAX, VALUE_MAX};
 
 /// Where log lines go and how they look.
 pub struct RuncLogLayer {
@@ -61,6 +69,7 @@ pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> std::io::Resu
                 },
             ),
     );
+    detail::init();
     let subscriber = Registry::default().with(layer);
     // A second init (e.g. in unit tests) keeps the first logger.
     let _ = tracing::subscriber::set_global_default(subscriber);
@@ -140,11 +149,30 @@ impl<S: Subscriber> Layer<S> for RuncLogLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
+        let meta = event.metadata();
+        let from_library = ["libcontainer", "libcgroups"]
+            .iter()
+            .any(|t| meta.target().starts_with(t));
+        let mut level = level_name(meta.level());
+        let msg = readable(&fields.msg);
+        let extra: Vec<(&str, String)> = fields
+            .extra
+            .iter()
+            .map(|(k, v)| (*k, crate::oneline::line(&readable(v), 2 * VALUE_MAX)))
+            .collect();
+        if from_library && *meta.level() == Level::ERROR {
+            level = "warning";
+            let err = extra
+                .iter()
+                .find(|(k, _)| *k == "err")
+                .map(|(_, v)| v.as_str());
+            detail::record(&msg, err);
+        }
         let mut line = format_line(
             self.format,
-            level_name(event.metadata().level()),
-            &fields.msg,
-            &fields.extra,
+            level,
+            &crate::oneline::line(&msg, LINE_MAX),
+            &extra,
             &now_rfc3339(),
         );
         line.push('\n');
@@ -155,6 +183,293 @@ impl<S: Subscriber> Layer<S> for RuncLogLayer {
             let _ = out.flush();
         }
     }
+}
+
+/// `msg` without Rust `Debug` output and libcontainer's repetitions: a `Mount { destination:
+/// "/x", typ: Some("t"), .. }` becomes `/x (type t)`, nested wrappers such as
+/// `Mount(Syscall(Nix(EINVAL)))` become `EINVAL`, `Some("x")` becomes `"x"`.
+pub fn readable(msg: &str) -> String {
+    let mut s = msg
+        .replace(
+            "exec process failed with error error in executing process : ",
+            "",
+        )
+        .replace(": failed to create container: ", ": ");
+    while let Some(at) = s.find("Mount { destination: ") {
+        let Some(len) = debug_struct_len(&s[at..]) else {
+            break;
+        };
+        let text = &s[at..at + len];
+        let dest = debug_field(text, "destination: ").unwrap_or_default();
+        let typ = debug_field(text, "typ: Some(");
+        let short = match typ {
+            Some(t) => format!("{dest} (type {t})"),
+            None => dest,
+        };
+        s.replace_range(at..at + len, &short);
+    }
+    // Any other Debug struct (`Os { code: 2, kind: NotFound, message: "..." }`): its message,
+    // else its errno name, else nothing.
+    let mut from = 0;
+    while let Some(at) = next_debug_struct(&s, from) {
+        let Some(len) = debug_struct_len(&s[at..]) else {
+            break;
+        };
+        let text = &s[at..at + len];
+        let short = debug_field(text, "message: ")
+            .or_else(|| errno_name(text))
+            .unwrap_or_default();
+        s.replace_range(at..at + len, &short);
+        from = at + short.len();
+    }
+    unwrap_debug(&s)
+}
+
+/// Where the next `Name { ` of a Debug struct starts in `s`, from byte `from`.
+fn next_debug_struct(s: &str, from: usize) -> Option<usize> {
+    let mut search = from;
+    while let Some(rel) = s.get(search..)?.find(" { ") {
+        let brace = search + rel;
+        let start = s[..brace]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        if start < brace && s[start..].starts_with(|c: char| c.is_ascii_uppercase()) {
+            return Some(start);
+        }
+        search = brace + 3;
+    }
+    None
+}
+
+/// The first errno name (`EINVAL`, `ENOENT`) in `text`.
+fn errno_name(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.len() >= 4 && w.starts_with('E') && w.chars().all(|c| c.is_ascii_uppercase()))
+        .map(String::from)
+}
+
+/// The length of a `Name { ... }` Debug struct at the start of `s` (quotes respected).
+fn debug_struct_len(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, c) in s.char_indices() {
+        if quoted {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            '{' => depth += 1,
+            '}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The Debug-quoted string after `key` in `text`, unquoted.
+fn debug_field(text: &str, key: &str) -> Option<String> {
+    let rest = &text[text.find(key)? + key.len()..];
+    let mut de = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+    de.next()?.ok()
+}
+
+/// `A(B(C))` -> `C`, and `Some(x)` -> `x`, for wrappers named by a capitalised identifier.
+fn unwrap_debug(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    loop {
+        // The next `Ident(` that starts a word with a capital letter.
+        let found = rest.char_indices().find(|&(i, c)| {
+            c.is_ascii_uppercase()
+                && (i == 0 || !rest[..i].ends_with(|p: char| p.is_alphanumeric() || p == '_'))
+                && wrapper_at(&rest[i..]).is_some()
+        });
+        let Some((i, _)) = found else {
+            out.push_str(rest);
+            return out;
+        };
+        let (inner, len) = wrapper_at(&rest[i..]).unwrap_or(("", 0));
+        out.push_str(&rest[..i]);
+        out.push_str(inner);
+        rest = &rest[i + len..];
+    }
+}
+
+/// At the start of `s`, `Ident(Ident2(...(inner)...))` with `inner` free of parentheses:
+/// (inner, length of the whole).
+fn wrapper_at(s: &str) -> Option<(&str, usize)> {
+    let mut pos = 0;
+    let mut opened = 0;
+    loop {
+        let ident = s[pos..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len() - pos);
+        let starts_upper = s[pos..].starts_with(|c: char| c.is_ascii_uppercase());
+        if ident > 0 && starts_upper && s[pos + ident..].starts_with('(') {
+            pos += ident + 1;
+            opened += 1;
+        } else {
+            break;
+        }
+    }
+    if opened == 0 {
+        return None;
+    }
+    let inner_len = s[pos..].find([')', '('])?;
+    if !s[pos + inner_len..].starts_with(')') {
+        return None;
+    }
+    let closing = ")".repeat(opened);
+    if !s[pos + inner_len..].starts_with(&closing) {
+        return None;
+    }
+    let inner = &s[pos..pos + inner_len];
+    if inner.is_empty() {
+        return None;
+    }
+    Some((inner, pos + inner_len + opened))
+}
+
+/// The first error a container's process reported, shared with the runtime's process.
+mod detail {
+    use std::num::NonZeroUsize;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+
+    const PAGE: usize = 4096;
+    const HEAD: usize = 12;
+
+    struct Shared {
+        page: *mut u8,
+        pid: u32,
+    }
+    // SAFETY: the page is written only through the atomics' protocol below.
+    unsafe impl Send for Shared {}
+    unsafe impl Sync for Shared {}
+
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+
+    /// A shared anonymous page, inherited by the forks libcontainer makes (and gone at their
+    /// `execve`): no descriptor, nothing the container can reach.
+    pub fn init() {
+        SHARED.get_or_init(|| {
+            use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
+            let len = NonZeroUsize::new(PAGE).unwrap_or(NonZeroUsize::MIN);
+            // SAFETY: a fresh anonymous mapping, never unmapped.
+            let page = unsafe {
+                mmap_anonymous(
+                    None,
+                    len,
+                    ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                    MapFlags::MAP_SHARED,
+                )
+            };
+            Shared {
+                page: page.map_or(std::ptr::null_mut(), |p| p.as_ptr().cast()),
+                pid: std::process::id(),
+            }
+        });
+    }
+
+    fn atomics(s: &Shared) -> Option<(&AtomicU32, &AtomicU32, &AtomicU32)> {
+        if s.page.is_null() {
+            return None;
+        }
+        // SAFETY: the page is PAGE bytes, aligned, and lives as long as the process.
+        unsafe {
+            let p = s.page.cast::<AtomicU32>();
+            Some((&*p, &*p.add(1), &*p.add(2)))
+        }
+    }
+
+    /// In a fork of the runtime: keep the first error message, and the first `err` field after
+    /// it.
+    pub fn record(msg: &str, err: Option<&str>) {
+        let Some(s) = SHARED.get() else { return };
+        if std::process::id() == s.pid {
+            return;
+        }
+        let Some((state, len, has_err)) = atomics(s) else {
+            return;
+        };
+        // 0: empty, 1: being written, 2: written.
+        if state
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            let text = match err {
+                Some(e) => format!("{msg}: {e}"),
+                None => msg.to_string(),
+            };
+            let n = write_at(s, 0, &text);
+            len.store(n as u32, Ordering::Release);
+            has_err.store(err.is_some() as u32, Ordering::Release);
+            state.store(2, Ordering::Release);
+        } else if let Some(e) = err {
+            if state.load(Ordering::Acquire) == 2
+                && has_err
+                    .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                let at = len.load(Ordering::Acquire) as usize;
+                let n = write_at(s, at, &format!(": {e}"));
+                len.store((at + n) as u32, Ordering::Release);
+            }
+        }
+    }
+
+    fn write_at(s: &Shared, at: usize, text: &str) -> usize {
+        let room = (PAGE - HEAD).saturating_sub(at);
+        let text = crate::oneline::clip(text, room);
+        let n = text.len().min(room);
+        // SAFETY: at + n <= PAGE - HEAD, inside the page.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), s.page.add(HEAD + at), n);
+        }
+        n
+    }
+
+    /// The detail recorded by a fork of this process, if any.
+    pub fn get() -> Option<String> {
+        let s = SHARED.get()?;
+        let (state, len, _) = atomics(s)?;
+        if state.load(Ordering::Acquire) != 2 {
+            return None;
+        }
+        let n = (len.load(Ordering::Acquire) as usize).min(PAGE - HEAD);
+        // SAFETY: n bytes inside the page, written before `state` was set to 2.
+        let bytes = unsafe { std::slice::from_raw_parts(s.page.add(HEAD), n) };
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
+/// The first error a container's process (a fork of this one) reported, made readable.
+pub fn child_detail() -> Option<String> {
+    detail::get().map(|d| readable(&d))
+}
+
+/// The one line the user sees for a command's error `e`: the cause a container's process
+/// reported appended when the error does not say it, no `Debug` output, at most
+/// [`LINE_MAX`] bytes.
+pub fn final_error(e: &anyhow::Error) -> String {
+    let mut msg = readable(&format!("{e:#}"));
+    if let Some(d) = child_detail() {
+        if !msg.contains(&d) {
+            msg = format!("{msg}: {d}");
+        }
+    }
+    crate::oneline::line(&msg, LINE_MAX)
 }
 
 #[cfg(test)]
@@ -175,6 +490,37 @@ mod tests {
         assert_eq!(v["msg"], "refused \"x\"");
         assert_eq!(v["time"], "2026-01-01T00:00:00Z");
         assert_eq!(v["id"], "c1");
+    }
+
+    #[test]
+    fn debug_output_is_made_readable() {
+        assert_eq!(
+            readable(
+                r#"failed to mount Mount { destination: "/sys", typ: Some("sysfs"), source: Some("sysfs"), options: Some(["a}b", "ro"]), uid_mappings: None, gid_mappings: None }: syscall"#
+            ),
+            "failed to mount /sys (type sysfs): syscall"
+        );
+        assert_eq!(readable("Mount(Syscall(Nix(EINVAL)))"), "EINVAL");
+        assert_eq!(
+            readable(r#"x: Os { code: 2, kind: NotFound, message: "No such file or directory" }"#),
+            "x: No such file or directory"
+        );
+        assert_eq!(
+            readable(
+                r#"e: Mount(Pathrs(Error(RawOsError { operation: "openat2 subpath", source: Openat2 { dirfd: FrozenFd(7, "/x"), errno: ENOENT } })))"#
+            ),
+            "e: ENOENT"
+        );
+        assert_eq!(readable("BaseChannelError(Nix(EBADF))"), "EBADF");
+        assert_eq!(readable("x Some(\"y\") z"), "x \"y\" z");
+        assert_eq!(
+            readable("Quota (x) and Foo(a(b))"),
+            "Quota (x) and Foo(a(b))"
+        );
+        assert_eq!(
+            readable("create container x: failed to create container: exec process failed with error error in executing process : failed to prepare rootfs"),
+            "create container x: failed to prepare rootfs"
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = hardened::logging::final_error(&e);
             tracing::error!("{msg}");
             if g.log.is_some() {
                 eprintln!("hardened: {msg}");

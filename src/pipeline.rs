@@ -39,6 +39,7 @@ pub fn refusal_message(refusals: &[Refusal]) -> String {
 /// Checks of the runtime itself, independent of the policy: a spec that fails them is never run,
 /// even in permissive mode.
 pub fn check_process_safety(process: &Process) -> Result<(), PipelineError> {
+    crate::limits::check_process("process", process).map_err(PipelineError::Unsafe)?;
     check_cwd(process.cwd())
 }
 

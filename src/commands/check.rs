@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use oci_spec::runtime::Spec;
+use anyhow::Result;
 
 use crate::cli::Check;
 use crate::pipeline;
@@ -16,12 +15,11 @@ pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> R
     let spec = if path.is_dir() {
         crate::bundle::load_spec(path)?
     } else {
-        Spec::load(path).with_context(|| {
-            format!(
-                "cannot load {}: give an OCI bundle directory or a config.json",
-                path.display()
-            )
-        })?
+        crate::bundle::load_spec_file(
+            path,
+            "config",
+            "give an OCI bundle directory or a config.json",
+        )?
     };
     let mut unsafe_msg = None;
     if let Some(p) = spec.process() {

@@ -105,14 +105,14 @@ fn inline_process(spec: &Spec, args: &Exec) -> Result<Process> {
 }
 
 fn load_process(path: &std::path::Path) -> Result<Process> {
-    let raw = std::fs::read(path)
-        .with_context(|| format!("cannot read the process spec {}", path.display()))?;
-    serde_json::from_slice(&raw).with_context(|| {
+    let raw = std::fs::read(path).with_context(|| {
         format!(
-            "cannot parse the process spec {}: it must be a runtime-spec process JSON object",
-            path.display()
+            "cannot read the process spec {}",
+            crate::oneline::path(path)
         )
-    })
+    })?;
+    let what = format!("process spec {}", crate::oneline::path(path));
+    crate::oneline::parse_json(&raw, &what).map_err(anyhow::Error::msg)
 }
 
 /// For a container with a user namespace of its own: open that namespace, and split `process`

@@ -23,7 +23,10 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
         }
     };
     parsed.ok_or_else(|| {
-        anyhow!("unknown signal {s:?}: give a name (TERM, SIGKILL) or a number (1-31)")
+        anyhow!(
+            "unknown signal {}: give a name (TERM, SIGKILL) or a number (1-31)",
+            crate::oneline::value(s)
+        )
     })
 }
 

@@ -47,6 +47,12 @@ impl Ctx {
                 .create(root)
                 .with_context(|| format!("create state root {}", root.display()))?;
         }
+        if !root.is_dir() {
+            bail!(
+                "state root {} is not a directory: give --root a directory (it is made when missing)",
+                crate::oneline::path(root)
+            );
+        }
         let root = fs::canonicalize(root)
             .with_context(|| format!("state root {} is not accessible", root.display()))?;
         Ok(Self {

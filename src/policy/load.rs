@@ -131,6 +131,23 @@ fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
             format!("in [user_namespace]: start ({}) must be at least 65536 and start + ranges * 65536 must fit in 32 bits, with ranges ({}) at least 1", pool.start, pool.ranges),
         ));
     }
+    if let Some(user) = &pool.subid_user {
+        // What create would do with it (read /etc/subuid and /etc/subgid): a policy that
+        // validates is one create accepts.
+        if let Err(e) = crate::userns::alloc::pool_of(pool) {
+            let why = match e {
+                crate::userns::alloc::AllocError::Io { error, .. } => error.to_string(),
+                other => other.to_string(),
+            };
+            return Err(invalid(
+                path,
+                format!(
+                    "in [user_namespace]: subid_user {}: {why}: add a range of at least 65536 IDs for this user to both /etc/subuid and /etc/subgid, or remove subid_user to use start and ranges",
+                    crate::oneline::value(user)
+                ),
+            ));
+        }
+    }
     let all = std::iter::once(("[defaults]".to_string(), &p.defaults)).chain(
         p.profiles
             .iter()
@@ -159,6 +176,15 @@ fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
                 format!("in {table}: pids_limit ({}) and pids_max ({}) must be positive, with pids_limit <= pids_max", r.pids_limit, r.pids_max),
             ));
         }
+        if !is_tmpfs_size(&r.scratch_size) {
+            return Err(invalid(
+                path,
+                format!(
+                    "in {table}: scratch_size {} is not a tmpfs size: give a number of bytes with an optional k, m or g suffix (\"64m\"), or a percentage of RAM (\"10%\")",
+                    crate::oneline::value(&r.scratch_size)
+                ),
+            ));
+        }
         for m in r
             .scratch_mounts
             .iter()
@@ -174,6 +200,19 @@ fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
         }
     }
     Ok(())
+}
+
+/// tmpfs's `size=`: a number with an optional binary suffix (the kernel's memparse), or a
+/// percentage of RAM.
+fn is_tmpfs_size(s: &str) -> bool {
+    let digits = s.trim_end_matches([
+        'k', 'K', 'm', 'M', 'g', 'G', 't', 'T', 'p', 'P', 'e', 'E', '%',
+    ]);
+    let suffix = &s[digits.len()..];
+    !digits.is_empty()
+        && digits.len() <= 19
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && suffix.len() <= 1
 }
 
 /// Load the file at `path`.
@@ -267,6 +306,37 @@ allow_capabilities = ["NET_BIND_SERVICE"]
         assert!(p("[defaults]\npids_limit = 10\npids_max = 5\n").is_err());
         assert!(p("[defaults]\nallow_host_namespaces = [\"time\"]\n").is_err());
         assert!(p("[defaults]\nscratch_mounts = [\"tmp\"]\n").is_err());
+    }
+
+    #[test]
+    fn what_create_refuses_does_not_validate() {
+        let err = p("[defaults]\nscratch_size = \"banana\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test.toml") && err.contains("scratch_size \"banana\""),
+            "{err}"
+        );
+        let err = p("[profiles.x]\nscratch_size = \"12q\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[profiles.x]"), "{err}");
+        for ok in ["64m", "1G", "1048576", "10%", "0"] {
+            p(&format!("[defaults]\nscratch_size = \"{ok}\"\n")).expect(ok);
+        }
+        for bad in ["", "m", "-1m", "1mm", "1.5g", "64 m"] {
+            assert!(
+                p(&format!("[defaults]\nscratch_size = \"{bad}\"\n")).is_err(),
+                "{bad}"
+            );
+        }
+        let err = p("[user_namespace]\nsubid_user = \"hardened-no-such-user\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("subid_user \"hardened-no-such-user\"") && err.contains("/etc/subuid"),
+            "{err}"
+        );
     }
 
     #[test]
