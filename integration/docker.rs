@@ -483,7 +483,7 @@ fn volumes_beneath_the_scratch_tmpfs() {
 fn stdout_reopened_inside_the_user_namespace() {
     let script = "echo out > /dev/stdout && echo fd1 > /proc/self/fd/1 \
                   && echo err > /dev/stderr && echo fd2 > /proc/self/fd/2 \
-                  && test \"$(stat -L -c %u /proc/self/fd/1)\" = 0 && echo owned";
+                  && test \"$(stat -L -c %u /proc/self/fd/1)\" = \"$(id -u)\" && echo owned";
     let out = docker_run_rm(&[], &["sh", "-c", script]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
@@ -511,6 +511,18 @@ fn stdout_reopened_inside_the_user_namespace() {
         ["out", "fd1"],
         "{out:?}"
     );
+    // docker exec gets FIFOs of its own, given to the exec'd process's user.
+    let c = start_detached("hd-stdio", &[], &["sleep", "300"]);
+    for user in ["0", "1000"] {
+        let out = run(docker().args(["exec", "-u", user, &c.0, "sh", "-c", script]));
+        assert_eq!(out.code, Some(0), "exec -u {user}: {out:?}");
+        assert_eq!(
+            out.stdout.lines().collect::<Vec<_>>(),
+            ["out", "fd1", "owned"],
+            "exec -u {user}: {out:?}"
+        );
+    }
+    drop(c);
     // With -t the stdio is the container's own pseudo-terminal.
     let out = docker_run_rm(
         &["-t"],

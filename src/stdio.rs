@@ -58,6 +58,31 @@ pub fn host_owner(spec: &Spec, range: Option<IdRange>) -> Option<(u32, u32)> {
     ))
 }
 
+/// The host IDs of container IDs `uid`/`gid` in the user namespace of the process `pid` (its
+/// `uid_map` and `gid_map`), for a process `exec` starts there.
+pub fn host_owner_of(pid: i32, uid: u32, gid: u32) -> Option<(u32, u32)> {
+    let map = |file: &str, id: u32| -> Option<u32> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+        map_through(&text, id)
+    };
+    Some((map("uid_map", uid)?, map("gid_map", gid)?))
+}
+
+/// `id` through the lines of a `uid_map`/`gid_map` ("inside outside count").
+fn map_through(text: &str, id: u32) -> Option<u32> {
+    text.lines().find_map(|l| {
+        let f: Vec<u32> = l
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let off = id.checked_sub(inside)?;
+        (off < count).then(|| outside.checked_add(off)).flatten()
+    })
+}
+
 /// Give the pipes, FIFOs and sockets among this process's stdio 0-2 to `owner` (host IDs).
 /// Failures are logged, not fatal (as runc skips what it cannot chown).
 pub fn give(owner: (u32, u32)) {
@@ -105,6 +130,16 @@ mod tests {
 
     fn spec(json: serde_json::Value) -> Spec {
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn ids_through_a_map() {
+        let m = "         0     100000      65536\n     65536     500000          1\n";
+        assert_eq!(map_through(m, 0), Some(100_000));
+        assert_eq!(map_through(m, 1000), Some(101_000));
+        assert_eq!(map_through(m, 65536), Some(500_000));
+        assert_eq!(map_through(m, 65537), None);
+        assert_eq!(map_through("", 0), None);
     }
 
     #[test]
