@@ -220,8 +220,33 @@ fn ms_flags(options: &[String]) -> nix::mount::MsFlags {
 
 /// Owners in the copy: the image's, shifted into the range of the user namespace the policy
 /// adds (its root filesystem is idmapped the same way); None for an owner outside the range.
+/// Without that range, the owners on disk are what the container sees of its root filesystem
+/// (no user namespace, or the engine's own, whose storage the engine shifted itself).
 #[derive(Debug, Clone, Copy)]
 pub struct Owners(pub Option<IdRange>);
+
+/// The host uid and gid of the container's root: the tmpfs itself belongs to it, as a tmpfs
+/// mounted inside the container's user namespace would.
+fn root_owner(spec: &Spec, range: Option<IdRange>) -> (u32, u32) {
+    if let Some(r) = range {
+        return (r.host_start, r.host_start);
+    }
+    let Some(linux) = spec.linux().as_ref() else {
+        return (0, 0);
+    };
+    let new_userns = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User && n.path().is_none());
+    if !new_userns {
+        return (0, 0);
+    }
+    let host = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        crate::compat::host_id(0, maps.as_deref()).unwrap_or(0)
+    };
+    (host(linux.uid_mappings()), host(linux.gid_mappings()))
+}
 
 impl Owners {
     fn map(&self, id: u32) -> Option<u32> {
@@ -310,6 +335,7 @@ pub fn copyup(spec: &mut Spec, rootfs: &Path, owners: Owners) -> Result<bool> {
         return Ok(false);
     }
     let root = open_root(rootfs)?;
+    let top_owner = root_owner(spec, owners.0);
     let mut holder: Option<Holder> = None;
     for m in mounts.iter_mut() {
         if !wants_copyup(m) {
@@ -353,11 +379,10 @@ pub fn copyup(spec: &mut Spec, rootfs: &Path, owners: Owners) -> Result<bool> {
             Mode::empty(),
         )
         .with_context(|| format!("open {}", point.display()))?;
-        let (uid, gid) = (owners.map(0), owners.map(0));
         rustix::fs::fchown(
             &top,
-            uid.map(rustix::fs::Uid::from_raw),
-            gid.map(rustix::fs::Gid::from_raw),
+            Some(rustix::fs::Uid::from_raw(top_owner.0)),
+            Some(rustix::fs::Gid::from_raw(top_owner.1)),
         )
         .with_context(|| format!("chown the tmpfs for {}", dest.display()))?;
         let mut budget = MAX_ENTRIES;
@@ -445,9 +470,17 @@ fn copy_entry(
             let s = rustix::fs::openat(
                 src,
                 name,
-                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::CLOEXEC,
+                // Non-blocking: were it swapped for a FIFO since the stat, open must not wait.
+                OFlags::RDONLY
+                    | OFlags::NOFOLLOW
+                    | OFlags::NOCTTY
+                    | OFlags::NONBLOCK
+                    | OFlags::CLOEXEC,
                 Mode::empty(),
             )?;
+            if FileType::from_raw_mode(rustix::fs::fstat(&s)?.st_mode) != FileType::RegularFile {
+                bail!("changed while it was copied");
+            }
             let d = rustix::fs::openat(
                 dst,
                 name,
@@ -621,6 +654,78 @@ mod tests {
             ]),
             ["/tmpfoo", "/run", "/run", "/tmp"]
         );
+    }
+
+    /// The copy itself (as root: it sets owners): types, modes, shifted owners, symlinks copied
+    /// as symlinks and never followed.
+    #[test]
+    fn copy_keeps_types_modes_and_shifts_owners() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root to set owners");
+            return;
+        }
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        let s = src.path();
+        std::fs::create_dir_all(s.join("lock/deep")).unwrap();
+        std::fs::write(s.join("lock/f"), "content").unwrap();
+        std::fs::set_permissions(s.join("lock/f"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::os::unix::fs::chown(s.join("lock/f"), Some(33), Some(34)).unwrap();
+        std::fs::create_dir(s.join("sshd")).unwrap();
+        std::fs::set_permissions(s.join("sshd"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", s.join("escape")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            s.join("fifo"),
+            FileType::Fifo,
+            Mode::from_bits_truncate(0o620),
+            0,
+        )
+        .unwrap();
+        std::fs::set_permissions(s.join("fifo"), std::fs::Permissions::from_mode(0o620)).unwrap();
+        let r = IdRange {
+            host_start: 100_000,
+            size: 65536,
+        };
+        let open = |p: &Path| {
+            rustix::fs::open(
+                p,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .unwrap()
+        };
+        let mut budget = MAX_ENTRIES;
+        copy_dir(&open(s), &open(dst.path()), Owners(Some(r)), 0, &mut budget).unwrap();
+        let d = dst.path();
+        let meta = |p: &str| std::fs::symlink_metadata(d.join(p)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("lock/f")).unwrap(),
+            "content"
+        );
+        let f = meta("lock/f");
+        assert_eq!(
+            (f.uid(), f.gid(), f.mode() & 0o7777),
+            (100_033, 100_034, 0o640)
+        );
+        assert!(meta("lock/deep").is_dir());
+        let sshd = meta("sshd");
+        assert_eq!((sshd.uid(), sshd.mode() & 0o7777), (100_000, 0o700));
+        assert_eq!(
+            std::fs::read_link(d.join("escape")).unwrap(),
+            PathBuf::from("/etc/passwd")
+        );
+        assert!(meta("escape").file_type().is_symlink());
+        assert_eq!(meta("escape").uid(), 100_000);
+        let fifo = meta("fifo");
+        assert_eq!(fifo.mode() & libc::S_IFMT, libc::S_IFIFO);
+        assert_eq!(fifo.mode() & 0o7777, 0o620);
+        assert_eq!(budget, MAX_ENTRIES - 6);
+        // A budget that runs out stops the copy with an error.
+        let again = tempfile::tempdir().unwrap();
+        let mut small = 2;
+        assert!(copy_dir(&open(s), &open(again.path()), Owners(None), 0, &mut small).is_err());
     }
 
     #[test]
