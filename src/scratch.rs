@@ -386,12 +386,23 @@ pub fn copyup(spec: &mut Spec, rootfs: &Path, owners: Owners) -> Result<bool> {
         )
         .with_context(|| format!("chown the tmpfs for {}", dest.display()))?;
         let mut budget = MAX_ENTRIES;
-        copy_dir(&src, &top, owners, 0, &mut budget).with_context(|| {
-            format!(
-                "copy the image's {} into its tmpfs (tmpcopyup)",
+        if let Err(e) = copy_dir(&src, &top, owners, 0, &mut budget) {
+            let full = e.chain().any(|c| {
+                c.downcast_ref::<Errno>() == Some(&Errno::NOSPC)
+                    || c.downcast_ref::<std::io::Error>()
+                        .and_then(|e| e.raw_os_error())
+                        == Some(libc::ENOSPC)
+            });
+            let hint = if full {
+                ": the image has more there than the tmpfs holds (its size=, the policy's scratch_size)"
+            } else {
+                ""
+            };
+            return Err(e.context(format!(
+                "copy the image's {} into its tmpfs (tmpcopyup){hint}",
                 dest.display()
-            )
-        })?;
+            )));
+        }
         let mut bind = vec!["bind".to_string()];
         bind.extend(options.iter().filter(|o| is_flag(o)).cloned());
         m.set_typ(Some("bind".into()));
