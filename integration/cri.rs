@@ -423,6 +423,12 @@ impl<'a> Pod<'a> {
         std::fs::create_dir_all(&files).expect("container dir");
         std::fs::write(files.join("etc-hosts"), "127.0.0.1\tlocalhost\n").expect("hosts");
         std::fs::write(files.join("termination-log"), "").expect("termination log");
+        // A hostPath volume and a service-account token, where the kubelet puts them: beneath
+        // the scratch tmpfs mounts.
+        std::fs::create_dir_all(files.join("volume")).expect("volume dir");
+        std::fs::write(files.join("volume/f"), "hostpath\n").expect("volume file");
+        std::fs::create_dir_all(files.join("token")).expect("token dir");
+        std::fs::write(files.join("token/token"), "sa-token\n").expect("token file");
         std::fs::create_dir_all(self.dir.path().join("logs").join(c.name)).expect("log dir");
         let mount = |host: &str, container: &str| Mount {
             container_path: container.into(),
@@ -444,6 +450,12 @@ impl<'a> Pod<'a> {
             mounts: vec![
                 mount("etc-hosts", "/etc/hosts"),
                 mount("termination-log", "/dev/termination-log"),
+                mount("volume", "/tmp/hostpath"),
+                mount("volume", "/run/hostpath"),
+                Mount {
+                    readonly: true,
+                    ..mount("token", "/var/run/secrets/kubernetes.io/serviceaccount")
+                },
             ],
             labels: HashMap::from([
                 ("io.kubernetes.container.name".into(), c.name.into()),
@@ -733,10 +745,22 @@ fn pod_lifecycle(spec: PodSpec) {
     // No NET_ADMIN: the pod's own loopback cannot be reconfigured.
     let out = cri.exec_sync(&cid, &["ip", "link", "set", "dev", "lo", "mtu", "65000"]);
     assert_ne!(out.exit_code, 0, "ip link set succeeded without NET_ADMIN");
-    // The kubelet's bind mounts reached the container.
+    // The kubelet's bind mounts reached the container, also those beneath the scratch tmpfs.
     assert!(cri
         .exec_ok(&cid, &["cat", "/etc/hosts"])
         .contains("localhost"));
+    assert_eq!(
+        cri.exec_ok(
+            &cid,
+            &[
+                "cat",
+                "/tmp/hostpath/f",
+                "/run/hostpath/f",
+                "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            ]
+        ),
+        "hostpath\nhostpath\nsa-token\n"
+    );
 
     // The sandbox's pause process is hardened too, seen from the host.
     let state = runtime_state(&pod_id).expect("the runtime has no state for the sandbox");

@@ -449,3 +449,96 @@ fn cgroup_parent_outside_the_allowed_parents_is_refused() {
         assert!(!d.exists(), "{} was created", d.display());
     }
 }
+
+/// Volumes beneath the scratch tmpfs mounts (`-v DIR:/tmp/vol`, Compose secrets at
+/// `/run/secrets/NAME`): the tmpfs is mounted first, the volumes over it, and their mount
+/// points are made inside the tmpfs (the root filesystem is read-only).
+#[test]
+fn volumes_beneath_the_scratch_tmpfs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("f"), "from-the-host\n").expect("write");
+    let vol = format!("{}:/tmp/vol", dir.path().display());
+    let secret = format!("{}:/run/secrets/x:ro", dir.path().display());
+    let out = docker_run_rm(
+        &["-v", &vol, "-v", &secret],
+        &[
+            "sh",
+            "-c",
+            "cat /tmp/vol/f /run/secrets/x/f && echo scratch > /tmp/s && cat /tmp/s \
+             && grep -c ' /tmp tmpfs ' /proc/mounts",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["from-the-host", "from-the-host", "scratch", "1"],
+        "{out:?}"
+    );
+}
+
+/// Images that log to `/dev/stdout`, `/dev/stderr` or `/proc/self/fd/1` (nginx, apache2,
+/// php-fpm): Docker's stdio FIFOs (owned by the host's root, mode 0600) are reopened from
+/// inside the user namespace, with and without a terminal.
+#[test]
+fn stdout_reopened_inside_the_user_namespace() {
+    let script = "echo out > /dev/stdout && echo fd1 > /proc/self/fd/1 \
+                  && echo err > /dev/stderr && echo fd2 > /proc/self/fd/2 \
+                  && test \"$(stat -L -c %u /proc/self/fd/1)\" = \"$(id -u)\" && echo owned";
+    let out = docker_run_rm(&[], &["sh", "-c", script]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["out", "fd1", "owned"],
+        "{out:?}"
+    );
+    assert_eq!(
+        out.stderr.lines().collect::<Vec<_>>(),
+        ["err", "fd2"],
+        "{out:?}"
+    );
+    // A process user other than root gets them as its own.
+    let out = docker_run_rm(
+        &["-u", "1000:1000"],
+        &[
+            "sh",
+            "-c",
+            "echo out > /dev/stdout && echo fd1 > /proc/self/fd/1",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["out", "fd1"],
+        "{out:?}"
+    );
+    // docker exec gets FIFOs of its own, given to the exec'd process's user.
+    let c = start_detached("hd-stdio", &[], &["sleep", "300"]);
+    for user in ["0", "1000"] {
+        let out = run(docker().args(["exec", "-u", user, &c.0, "sh", "-c", script]));
+        assert_eq!(out.code, Some(0), "exec -u {user}: {out:?}");
+        assert_eq!(
+            out.stdout.lines().collect::<Vec<_>>(),
+            ["out", "fd1", "owned"],
+            "exec -u {user}: {out:?}"
+        );
+    }
+    drop(c);
+    // With -t the stdio is the container's own pseudo-terminal.
+    let out = docker_run_rm(
+        &["-t"],
+        &[
+            "sh",
+            "-c",
+            "echo out > /dev/stdout && echo fd1 > /proc/self/fd/1 && echo err > /dev/stderr",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout
+            .lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .collect::<Vec<_>>(),
+        ["out", "fd1", "err"],
+        "{out:?}"
+    );
+}

@@ -734,3 +734,183 @@ fn forced_delete_of_an_unreadable_state_frees_the_range() {
     assert!(!out.ok(), "{out:?}");
     assert!(root.join("ghost2/state.json").exists());
 }
+
+/// Give `rootfs` what Debian-based images have under /run: `/var/run` a symlink to `../run`,
+/// `/run/sshd` (root, 0700), `/run/lock` with a file of user 33:34, and a symlink.
+fn debian_like_run(rootfs: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let run_dir = rootfs.join("run");
+    std::fs::create_dir_all(run_dir.join("sshd")).expect("sshd");
+    std::fs::set_permissions(run_dir.join("sshd"), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
+    std::fs::create_dir_all(run_dir.join("lock")).expect("lock");
+    std::fs::write(run_dir.join("lock/f"), "image-content\n").expect("file");
+    std::fs::set_permissions(
+        run_dir.join("lock/f"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    for p in [run_dir.join("lock"), run_dir.join("lock/f")] {
+        std::os::unix::fs::chown(p, Some(33), Some(34)).expect("chown");
+    }
+    std::os::unix::fs::symlink("lock/f", run_dir.join("link")).expect("symlink");
+    let var_run = rootfs.join("var/run");
+    if var_run.is_dir() {
+        std::fs::remove_dir(&var_run).expect("rmdir var/run");
+    }
+    std::fs::create_dir_all(rootfs.join("var")).expect("var");
+    std::os::unix::fs::symlink("../run", &var_run).expect("var/run symlink");
+}
+
+/// What the checks below print for a Debian-like image with a volume at /tmp/vol, a secret at
+/// /run/secrets/x and a service-account token at /var/run/secrets/kubernetes.io/serviceaccount.
+const SCRATCH_SCRIPT: &str = "cat /tmp/vol/f /run/secrets/x/f \
+    /var/run/secrets/kubernetes.io/serviceaccount/f /run/secrets/kubernetes.io/serviceaccount/f \
+    && stat -c '%u:%g:%a' /run/sshd /run/lock /run/lock/f && cat /run/link \
+    && echo w > /run/new && echo w > /tmp/new && stat -c %u:%g /run/new \
+    && grep -E ' /(run|tmp) tmpfs ' /proc/mounts | cut -d' ' -f2 | sort";
+
+fn assert_scratch_output(out: &common::Out) {
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        [
+            "vol",
+            "vol",
+            "token",
+            "token",
+            "0:0:700",
+            "33:34:755",
+            "33:34:644",
+            "image-content",
+            "0:0",
+            "/run",
+            "/tmp",
+        ],
+        "{out:?}"
+    );
+}
+
+/// `hardened run` under the defaults: mounts beneath the scratch tmpfs mounts (also through the
+/// image's `/var/run -> ../run`), and the image's /run content kept in the tmpfs, with the
+/// owners the image gave it, seen from inside the user namespace. The bundle is unchanged.
+#[test]
+fn scratch_mounts_keep_the_image_content_and_the_mounts_beneath_them() {
+    let sb = Sandbox::new();
+    let b = sb.bundle("scratch", &["sh", "-c", SCRATCH_SCRIPT]);
+    let rootfs = b.join("rootfs");
+    debian_like_run(&rootfs);
+    let vol = sb.dir.path().join("vol");
+    let token = sb.dir.path().join("token");
+    std::fs::create_dir_all(&vol).expect("vol");
+    std::fs::create_dir_all(&token).expect("token");
+    std::fs::write(vol.join("f"), "vol\n").expect("vol file");
+    std::fs::write(token.join("f"), "token\n").expect("token file");
+    let bind = |dest: &str, src: &Path, ro: bool| {
+        format!(
+            "{{destination: {dest:?}, type: \"bind\", source: {:?}, options: [\"rbind\", \"{}\"]}}",
+            src.display().to_string(),
+            if ro { "ro" } else { "rw" }
+        )
+    };
+    sb.edit_config(
+        &b,
+        &format!(
+            ".mounts += [{}, {}, {}]",
+            bind("/tmp/vol", &vol, false),
+            bind("/run/secrets/x", &vol, true),
+            bind(
+                "/var/run/secrets/kubernetes.io/serviceaccount",
+                &token,
+                true
+            )
+        ),
+    );
+    let id = unique("scratch");
+    let out = run(sb.hardened_enforcing().args(["run", "-b"]).arg(&b).arg(&id));
+    assert_scratch_output(&out);
+    // The caller's root filesystem is input: nothing was created or written in it.
+    assert!(!rootfs.join("run/secrets").exists());
+    assert!(!rootfs.join("run/new").exists());
+    assert!(!rootfs.join("tmp/vol").exists());
+}
+
+/// The same through Docker: an image whose /var/run links to ../run, with image content under
+/// /run, a volume at /tmp/vol, a Compose-style secret and a service-account token.
+#[test]
+fn docker_scratch_mounts_keep_the_image_content_and_the_mounts_beneath_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rootfs = dir.path().join("rootfs");
+    let src = PathBuf::from(test_env("HARDENED_TEST_BUNDLE_IMAGE")).join("rootfs");
+    let out = run(Command::new("cp").arg("-a").arg(&src).arg(&rootfs));
+    assert!(out.ok(), "{out:?}");
+    debian_like_run(&rootfs);
+    let tag = format!("hardened-test/debianrun:{}", unique("d"));
+    let _gi = DockerImage(tag.clone());
+    let tar = dir.path().join("image.tar");
+    let out = run(Command::new("tar")
+        .arg("--numeric-owner")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."));
+    assert!(out.ok(), "{out:?}");
+    let out = run(docker()
+        .args(["import", "-c", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+        .arg(&tar)
+        .arg(&tag));
+    assert!(out.ok(), "{out:?}");
+    let vol = dir.path().join("vol");
+    let token = dir.path().join("token");
+    std::fs::create_dir_all(&vol).expect("vol");
+    std::fs::create_dir_all(&token).expect("token");
+    std::fs::write(vol.join("f"), "vol\n").expect("vol file");
+    std::fs::write(token.join("f"), "token\n").expect("token file");
+    let name = unique("uscratch");
+    let _g = DockerContainer(name.clone());
+    let out = run(docker_run_cmd("hardened")
+        .args(["--name", &name])
+        .arg("-v")
+        .arg(format!("{}:/tmp/vol", vol.display()))
+        .arg("-v")
+        .arg(format!("{}:/run/secrets/x:ro", vol.display()))
+        .arg("-v")
+        .arg(format!(
+            "{}:/var/run/secrets/kubernetes.io/serviceaccount:ro",
+            token.display()
+        ))
+        .arg(&tag)
+        .args(["sh", "-c", SCRATCH_SCRIPT]));
+    assert_scratch_output(&out);
+}
+
+/// `hardened run` with its stdio on pipes (as a shell pipeline gives it), under the user
+/// namespace: the container reopens /dev/stdout, /proc/self/fd/1 and /dev/stderr.
+#[test]
+fn stdio_pipes_are_reopened_inside_the_user_namespace() {
+    let sb = Sandbox::new();
+    let b = sb.bundle(
+        "stdio",
+        &[
+            "sh",
+            "-c",
+            "echo out > /dev/stdout && echo fd1 > /proc/self/fd/1 && echo err > /dev/stderr \
+             && stat -L -c %u:%g /proc/self/fd/1 && cat /proc/self/uid_map",
+        ],
+    );
+    let id = unique("stdio");
+    let out = run(sb
+        .hardened_enforcing()
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg(&id)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert!(out.ok(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(&lines[..3], ["out", "fd1", "0:0"], "{out:?}");
+    let (_, h, _) = parse_map(lines.get(3).copied().unwrap_or_default());
+    assert!(h >= 65536, "no user namespace: {out:?}");
+    assert_eq!(out.stderr.trim(), "err", "{out:?}");
+}

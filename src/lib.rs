@@ -18,6 +18,8 @@ pub mod oneline;
 pub mod pipeline;
 pub mod policy;
 pub mod reap;
+pub mod scratch;
 pub mod sealed;
 pub mod seccomp;
+pub mod stdio;
 pub mod userns;

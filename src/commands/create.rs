@@ -66,6 +66,21 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     // process's private mount namespace and the container's.
     let mut lasting: Option<Spec> = None;
     let mut prejoin = Vec::new();
+    // The scratch mounts (src/scratch.rs): made before the mounts beneath them (symlinks
+    // resolved inside the root filesystem), filled with the image's content (tmpcopyup).
+    let userns_range = prepared.userns.as_ref().map(|p| p.range);
+    let mut scratch_changed = false;
+    if let Some(root) = verdict.spec.root().clone() {
+        let owners = crate::scratch::Owners(userns_range);
+        let rootfs = caller.join(root.path());
+        if rootfs.is_dir() {
+            scratch_changed = crate::scratch::prepare(&spec, &mut verdict.spec, &rootfs, owners)
+                .map_err(|e| e.context(format!("create container {id}")))?;
+        }
+    }
+    if scratch_changed {
+        lasting.get_or_insert_with(|| full.clone());
+    }
     if let Some(plan) = prepared.userns {
         lasting = Some(full.clone());
         // The user namespace the policy added: idmap the root filesystem and bind mounts, in a
@@ -104,7 +119,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     }
     // Bind mounts with their own uidMappings/gidMappings (runtime-spec 1.1), in a container
     // that gets no user namespace from the policy (permissive mode, or the engine's own).
-    let mut rewritten = false;
+    let mut rewritten = scratch_changed;
     if lasting.is_none() {
         if let Some(s) = idmap::explicit_mounts(&verdict.spec)
             .with_context(|| format!("prepare the idmapped mounts of container {id}"))?
@@ -215,6 +230,10 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     }
     if let Some(fd) = writable_null(2)? {
         builder = builder.with_stderr(fd);
+    }
+    // Stdio pipes and FIFOs to the container's user, under its user namespace (src/stdio.rs).
+    if let Some(owner) = crate::stdio::host_owner(&verdict.spec, userns_range) {
+        crate::stdio::give(owner);
     }
     // Entered on this thread, which forks the container's process; left when `entered` drops.
     let entered = join::enter(&prejoin).map_err(|e| e.context(format!("create container {id}")))?;

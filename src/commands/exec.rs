@@ -175,6 +175,16 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
         None => (process, None),
     };
 
+    // Stdio pipes and FIFOs to the process's user in the container's user namespace
+    // (src/stdio.rs); not with a terminal (the container's own pseudo-terminal).
+    if let (Some((_, join)), Some(pid)) = (&exec_userns, container.pid()) {
+        if process.terminal() != Some(true) {
+            let (uid, gid) = (join.user.uid(), join.user.gid());
+            if let Some(owner) = crate::stdio::host_owner_of(pid.as_raw(), uid, gid) {
+                crate::stdio::give(owner);
+            }
+        }
+    }
     // Hand the process to libcontainer as a file in the container's state dir.
     let dir = ctx.container_dir(&args.id)?;
     let mut tmp = tempfile::Builder::new()

@@ -445,9 +445,16 @@ pub fn prepare(
     if let Some(ov) = find_overlay(&mountinfo, rootfs) {
         // The new overlay is read-only (its creator, host root, has no ID in the idmapped
         // upper layer): create the mount points first, on the original, as runc would.
-        for m in spec.mounts().iter().flatten() {
+        // Destinations resolved inside the root filesystem (`/var/run/x` is `/run/x` when
+        // `/var/run` links to `../run`); none beneath an earlier mount, whose own filesystem
+        // (a scratch tmpfs) gets that mount point when it is made.
+        let dests = crate::scratch::resolved_destinations(spec, rootfs)?;
+        for (i, (m, dest)) in spec.mounts().iter().flatten().zip(&dests).enumerate() {
+            if dests[..i].iter().any(|earlier| dest.starts_with(earlier)) {
+                continue;
+            }
             let file = m.source().as_ref().is_some_and(|s| s.is_file());
-            if let Err(e) = create_mount_point(rootfs, m.destination(), file) {
+            if let Err(e) = create_mount_point(rootfs, dest, file) {
                 tracing::debug!("mount point {}: {e}", m.destination().display());
             }
         }
@@ -508,6 +515,10 @@ pub fn prepare(
             let Some(src) = m.source().clone() else {
                 continue;
             };
+            // A scratch tmpfs filled by `crate::scratch` already has the container's owners.
+            if src.starts_with(crate::scratch::COPYUP_DIR) {
+                continue;
+            }
             let is_dir = src.is_dir();
             let recursive = m.options().iter().flatten().any(|o| o == "rbind");
             // The mount's own mappings (runtime-spec 1.1), else the container's.

@@ -1,6 +1,9 @@
 //! `readonly-rootfs`: the root filesystem is read-only; small writable tmpfs scratch mounts
 //! (`/tmp`, `/run` by default) are added, `nosuid,nodev,noexec`, unless the config already
-//! mounts something there.
+//! mounts something there. They carry `tmpcopyup` (as runc and crun name it): what the image has
+//! there (`/run/sshd`, `/run/lock`) is copied into the tmpfs. The I/O that needs the root
+//! filesystem (that copy, and making the scratch mounts before the caller's mounts beneath them,
+//! symlinks resolved inside the root) is done on the create path (`crate::scratch`), not here.
 
 use std::path::Path;
 
@@ -27,6 +30,7 @@ pub fn scratch_mount(dest: &Path, size: &str) -> Option<Mount> {
                 "noexec",
                 "mode=1777",
                 &format!("size={size}"),
+                "tmpcopyup",
             ]
             .map(String::from)
             .to_vec(),
@@ -58,7 +62,7 @@ fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
     }
     if !added.is_empty() {
         out.change(format!(
-            "added tmpfs scratch mounts {} (nosuid,nodev,noexec,size={})",
+            "added tmpfs scratch mounts {} (nosuid,nodev,noexec,size={}, with the image's content)",
             added.join(", "),
             ctx.rules.scratch_size
         ));
