@@ -270,21 +270,11 @@ fn device_binds(devices: &[LinuxDevice], spec: &Spec) -> Result<Vec<Mount>> {
     } else {
         (None, None)
     };
-    crate::userns::idmap::private_mount_namespace()?;
-    let dir = PathBuf::from(DEVICE_SCRATCH_DIR);
-    if !dir.exists() {
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
-    }
-    nix::mount::mount(
-        Some("tmpfs"),
-        &dir,
-        Some("tmpfs"),
-        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NOEXEC,
-        Some("mode=711,size=16k"),
-    )
-    .context("mount the scratch tmpfs for device nodes")?;
+    let dir = crate::userns::idmap::private_tmpfs(
+        DEVICE_SCRATCH_DIR,
+        nix::mount::MsFlags::empty(),
+        "scratch tmpfs for device nodes",
+    )?;
     let mut binds = Vec::new();
     for (i, d) in devices.iter().enumerate() {
         let path = d.path().display();

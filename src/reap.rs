@@ -307,9 +307,18 @@ pub fn kill_init(init: &Init) -> std::io::Result<()> {
 
 /// Whether the `create` process the ledger names is still running.
 pub fn creator_alive(creator: &crate::ledger::Creator) -> bool {
-    procfs::process::Process::new(creator.pid)
-        .and_then(|p| p.stat())
-        .is_ok_and(|s| s.starttime == creator.starttime && !matches!(s.state, 'Z' | 'X'))
+    running(creator.pid).is_some_and(|starttime| starttime == creator.starttime)
+}
+
+/// Whether `pid` names a process that has not exited (a zombie has).
+pub fn alive(pid: i32) -> bool {
+    running(pid).is_some()
+}
+
+/// The start time of `pid`, when it names a process that has not exited.
+fn running(pid: i32) -> Option<u64> {
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    (!matches!(stat.state, 'Z' | 'X')).then_some(stat.starttime)
 }
 
 /// Signal an init checked to be the one recorded: `Ok(false)` when it

@@ -267,23 +267,11 @@ struct Holder {
 
 impl Holder {
     fn new() -> Result<Self> {
-        crate::userns::idmap::private_mount_namespace()?;
-        let dir = PathBuf::from(COPYUP_DIR);
-        if !dir.exists() {
-            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
-        }
-        nix::mount::mount(
-            Some("tmpfs"),
-            &dir,
-            Some("tmpfs"),
-            nix::mount::MsFlags::MS_NOSUID
-                | nix::mount::MsFlags::MS_NODEV
-                | nix::mount::MsFlags::MS_NOEXEC,
-            Some("mode=711,size=16k"),
-        )
-        .context("mount the holder tmpfs of the tmpcopyup mounts")?;
+        let dir = crate::userns::idmap::private_tmpfs(
+            COPYUP_DIR,
+            nix::mount::MsFlags::MS_NODEV,
+            "holder tmpfs of the tmpcopyup mounts",
+        )?;
         Ok(Holder { dir, n: 0 })
     }
 

@@ -119,10 +119,15 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
         .refresh_status()
         .with_context(|| format!("read the status of container {id}"))?;
     let scope = scope_of(ctx, container)?;
+    let mut killed = false;
     match container.status() {
         ContainerStatus::Stopped => {}
-        ContainerStatus::Created => kill_all(container, &scope)?,
+        ContainerStatus::Created => {
+            kill_all(container, &scope)?;
+            killed = true;
+        }
         status if force => {
+            killed = true;
             if let Err(e) = kill_all(container, &scope) {
                 if status != ContainerStatus::Creating {
                     return Err(e);
@@ -144,8 +149,12 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
     }
     if scope.own_cgroup {
         // A process that is not the container's (moved in by someone else) keeps the cgroup
-        // busy: it is never killed (crate::reap), and the cgroup is left to the operator.
-        scope.kill_all()?;
+        // busy: it is never killed (crate::reap), and the cgroup is left to the operator. A
+        // stopped container may still have processes there (children outside its PID
+        // namespace, or none of its own to reap them).
+        if !killed {
+            scope.kill_all()?;
+        }
         if let Err(e) = scope.remove_cgroup() {
             if !force {
                 return Err(e.into());

@@ -84,25 +84,9 @@ pub fn kill(ctx: &Ctx, id: &str, signal: &str, all: bool) -> Result<()> {
     }
     // As runc: the container is stopped once its init is gone; a signal it survives (SIGHUP)
     // leaves its state as it was.
-    let init_alive = container.pid().is_some_and(|p| alive(p.as_raw()));
+    let init_alive = container.pid().is_some_and(|p| reap::alive(p.as_raw()));
     if !init_alive && before != ContainerStatus::Stopped {
         container.set_status(ContainerStatus::Stopped).save()?;
     }
     Ok(())
-}
-
-fn alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            // state is the field after the ")" closing the command name
-            let st = stat
-                .rsplit_once(')')
-                .map(|(_, r)| r.trim_start().chars().next());
-            !matches!(st, Some(Some('Z')) | Some(Some('X')) | None)
-        }
-        Err(_) => false,
-    }
 }

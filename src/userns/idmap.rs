@@ -224,8 +224,14 @@ fn attach(mnt: &OwnedFd, target: &Path) -> Result<()> {
     .with_context(|| format!("move_mount to {}", target.display()))
 }
 
-/// Give this process a private mount namespace (only for the rest of this command).
+/// Give this process a private mount namespace (only for the rest of this command). The
+/// idmapped trees, the device nodes and the tmpcopyup mounts of one create share it: it is made
+/// once, whoever asks first.
 pub fn private_mount_namespace() -> Result<()> {
+    static ENTERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if ENTERED.load(std::sync::atomic::Ordering::Acquire) {
+        return Ok(());
+    }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .context("unshare a private mount namespace for the idmapped mounts")?;
     nix::mount::mount(
@@ -236,7 +242,36 @@ pub fn private_mount_namespace() -> Result<()> {
         None::<&str>,
     )
     .context("make the private mount namespace private")?;
+    ENTERED.store(true, std::sync::atomic::Ordering::Release);
     Ok(())
+}
+
+/// A directory on the host (mode 0711, made once and left empty there) where this command
+/// attaches mounts in its private mount namespace.
+pub fn host_dir(path: &str) -> Result<PathBuf> {
+    let dir = PathBuf::from(path);
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
+    }
+    Ok(dir)
+}
+
+/// [`host_dir`] with a small tmpfs (mode 0711, `nosuid,noexec` and `extra` flags) mounted on it
+/// in this command's private mount namespace; `what` names it in errors.
+pub fn private_tmpfs(path: &str, extra: nix::mount::MsFlags, what: &str) -> Result<PathBuf> {
+    private_mount_namespace()?;
+    let dir = host_dir(path)?;
+    nix::mount::mount(
+        Some("tmpfs"),
+        &dir,
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NOEXEC | extra,
+        Some("mode=711,size=16k"),
+    )
+    .with_context(|| format!("mount the {what}"))?;
+    Ok(dir)
 }
 
 /// An overlayfs mount point: its lower directories, upper and work directories.
@@ -413,14 +448,7 @@ pub fn explicit_mounts(spec: &Spec) -> Result<Option<Spec>> {
 }
 
 fn scratch_dir() -> Result<PathBuf> {
-    let scratch_dir = PathBuf::from(SCRATCH_DIR);
-    if !scratch_dir.exists() {
-        std::fs::create_dir_all(&scratch_dir)
-            .with_context(|| format!("create {}", scratch_dir.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&scratch_dir, std::fs::Permissions::from_mode(0o711))?;
-    }
-    Ok(scratch_dir)
+    host_dir(SCRATCH_DIR)
 }
 
 /// Where the idmapped trees are attached (in the private mount namespace).
