@@ -549,19 +549,6 @@ struct Env {
     hierarchies: Vec<PathBuf>,
 }
 
-/// The mount points of every cgroup hierarchy (v1 and v2), from /proc/self/mountinfo.
-fn cgroup_hierarchies() -> Vec<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-    info.lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            let fstype = right.split_whitespace().next()?;
-            let mnt = left.split_whitespace().nth(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(mnt))
-        })
-        .collect()
-}
-
 struct Outcome {
     code: Option<i32>,
     signal: Option<i32>,
@@ -838,7 +825,7 @@ fn setup() -> (tempfile::TempDir, Env, Value) {
         policies,
         parent,
         tag: format!("{pid}-{}", dir.display()),
-        hierarchies: cgroup_hierarchies(),
+        hierarchies: common::cgroup_hierarchies(),
         dir,
     };
     let raw = std::fs::read(bundle.join("config.json")).expect("read config.json");

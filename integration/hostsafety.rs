@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,21 +36,6 @@ fn alive(pid: i32) -> bool {
     })
 }
 
-/// Every cgroup hierarchy mounted here (v1 controllers and the unified one).
-fn hierarchies() -> Vec<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    text.lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split_whitespace().next()?;
-            let root = pre.split_whitespace().nth(3)?;
-            let mount = pre.split_whitespace().nth(4)?;
-            ((fstype == "cgroup" || fstype == "cgroup2") && root == "/")
-                .then(|| PathBuf::from(mount))
-        })
-        .collect()
-}
-
 /// A cgroup of the test's own, `/<name>/...`, in every hierarchy; removed (deepest first) on
 /// drop, with whatever the test left below it.
 struct TestCgroup {
@@ -69,7 +54,7 @@ impl TestCgroup {
     }
 
     fn make(&self, sub: &str) {
-        for h in hierarchies() {
+        for h in common::cgroup_hierarchies() {
             let d = h.join(self.path(sub).trim_start_matches('/'));
             std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
         }
@@ -77,7 +62,7 @@ impl TestCgroup {
 
     /// Move a process of the test's own into `sub` in every hierarchy where it exists.
     fn enter(&self, sub: &str, pid: i32) {
-        for h in hierarchies() {
+        for h in common::cgroup_hierarchies() {
             let d = h.join(self.path(sub).trim_start_matches('/'));
             if d.is_dir() {
                 std::fs::write(d.join("cgroup.procs"), pid.to_string())
@@ -89,7 +74,7 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        for h in hierarchies() {
+        for h in common::cgroup_hierarchies() {
             let d = h.join(self.top.trim_start_matches('/'));
             if d.is_dir() {
                 let _ = Command::new("find")
@@ -291,7 +276,7 @@ fn climbing_cgroup_paths_are_refused_and_leave_nothing() {
         assert!(out.stderr.contains("[rule cgroup-path]"), "{mode}: {out:?}");
         assert!(out.stderr.contains("climbs"), "{mode}: {out:?}");
         assert_nothing_left(&sb, &id);
-        for h in hierarchies() {
+        for h in common::cgroup_hierarchies() {
             let d = h.join(cg.top.trim_start_matches('/'));
             assert!(!d.exists(), "{} was created", d.display());
         }
@@ -369,7 +354,7 @@ fn kill_all_and_delete_force_spare_a_canary_in_a_preexisting_cgroup() {
         canary.assert_alive("delete --force");
         assert_nothing_left(&sb, &id);
         // The pre-existing cgroup stays (runtime.md Delete), with the canary in it.
-        let procs = hierarchies()
+        let procs = common::cgroup_hierarchies()
             .iter()
             .map(|h| {
                 h.join(cg.path("c").trim_start_matches('/'))

@@ -661,20 +661,7 @@ fn a_multi_user_image_runs_unchanged() {
     std::fs::write(rootfs.join("etc/passwd"), passwd).expect("passwd");
     let tag = format!("hardened-test/multiuser:{}", unique("m"));
     let _gi = DockerImage(tag.clone());
-    let tar = dir.path().join("image.tar");
-    let out = run(Command::new("tar")
-        .arg("--numeric-owner")
-        .arg("-C")
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&tar)
-        .arg("."));
-    assert!(out.ok(), "{out:?}");
-    let out = run(docker()
-        .args(["import", "-c", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
-        .arg(&tar)
-        .arg(&tag));
-    assert!(out.ok(), "{out:?}");
+    docker_import(&rootfs, &dir.path().join("image.tar"), &tag);
     let in_image = |user: &str, script: &str| {
         let name = unique("umulti");
         let _g = DockerContainer(name.clone());
@@ -847,20 +834,7 @@ fn docker_scratch_mounts_keep_the_image_content_and_the_mounts_beneath_them() {
     debian_like_run(&rootfs);
     let tag = format!("hardened-test/debianrun:{}", unique("d"));
     let _gi = DockerImage(tag.clone());
-    let tar = dir.path().join("image.tar");
-    let out = run(Command::new("tar")
-        .arg("--numeric-owner")
-        .arg("-C")
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&tar)
-        .arg("."));
-    assert!(out.ok(), "{out:?}");
-    let out = run(docker()
-        .args(["import", "-c", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
-        .arg(&tar)
-        .arg(&tag));
-    assert!(out.ok(), "{out:?}");
+    docker_import(&rootfs, &dir.path().join("image.tar"), &tag);
     let vol = dir.path().join("vol");
     let token = dir.path().join("token");
     std::fs::create_dir_all(&vol).expect("vol");
@@ -913,4 +887,22 @@ fn stdio_pipes_are_reopened_inside_the_user_namespace() {
     let (_, h, _) = parse_map(lines.get(3).copied().unwrap_or_default());
     assert!(h >= 65536, "no user namespace: {out:?}");
     assert_eq!(out.stderr.trim(), "err", "{out:?}");
+}
+
+/// `docker import` the root filesystem `rootfs` (owners kept as numbers) as image `tag`, through
+/// the tar file `tar`.
+fn docker_import(rootfs: &Path, tar: &Path, tag: &str) {
+    let out = run(Command::new("tar")
+        .arg("--numeric-owner")
+        .arg("-C")
+        .arg(rootfs)
+        .arg("-cf")
+        .arg(tar)
+        .arg("."));
+    assert!(out.ok(), "{out:?}");
+    let out = run(docker()
+        .args(["import", "-c", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+        .arg(tar)
+        .arg(tag));
+    assert!(out.ok(), "{out:?}");
 }

@@ -291,18 +291,26 @@ pub fn kill_strays(creator: &crate::ledger::Creator) -> usize {
 
 /// SIGKILL an init checked to be the one recorded, and wait for it to exit.
 pub fn kill_init(init: &Init) -> std::io::Result<()> {
+    if let Some(fd) = pin_init(init)? {
+        if send(&fd, libc::SIGKILL) {
+            wait_exited(&[(init.pid, fd)], Duration::from_secs(5));
+        }
+    }
+    Ok(())
+}
+
+/// A pidfd of the recorded init, when it still exists (its pid with the recorded start time).
+fn pin_init(init: &Init) -> std::io::Result<Option<OwnedFd>> {
     let Some(pid) = rustix::process::Pid::from_raw(init.pid) else {
-        return Ok(());
+        return Ok(None);
     };
     let fd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
         Ok(fd) => fd,
-        Err(rustix::io::Errno::SRCH) => return Ok(()),
+        Err(rustix::io::Errno::SRCH) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    if starttime(init.pid) == Some(init.starttime) && send(&fd, libc::SIGKILL) {
-        wait_exited(&[(init.pid, fd)], Duration::from_secs(5));
-    }
-    Ok(())
+    // Read after the pidfd pinned the process: a recycled pid shows another start time.
+    Ok((starttime(init.pid) == Some(init.starttime)).then_some(fd))
 }
 
 /// Whether the `create` process the ledger names is still running.
@@ -321,21 +329,10 @@ fn running(pid: i32) -> Option<u64> {
     (!matches!(stat.state, 'Z' | 'X')).then_some(stat.starttime)
 }
 
-/// Signal an init checked to be the one recorded: `Ok(false)` when it
-/// is gone (or its pid now names another process).
+/// Signal an init checked to be the one recorded: `Ok(false)` when it is gone (or its pid now
+/// names another process).
 pub fn signal_init(init: &Init, signal: i32) -> std::io::Result<bool> {
-    let Some(pid) = rustix::process::Pid::from_raw(init.pid) else {
-        return Ok(false);
-    };
-    let fd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::SRCH) => return Ok(false),
-        Err(e) => return Err(e.into()),
-    };
-    if starttime(init.pid) != Some(init.starttime) {
-        return Ok(false);
-    }
-    Ok(send(&fd, signal))
+    Ok(pin_init(init)?.is_some_and(|fd| send(&fd, signal)))
 }
 
 /// `/proc/<pid>/stat`'s start time (clock ticks since boot).

@@ -227,3 +227,18 @@ impl Drop for DockerContainer {
             .status();
     }
 }
+
+/// The mount points of every cgroup hierarchy (v1 controllers, named hierarchies, the unified
+/// one) that is mounted at its root, from /proc/self/mountinfo.
+pub fn cgroup_hierarchies() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    info.lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let fstype = right.split_whitespace().next()?;
+            let root = left.split_whitespace().nth(3)?;
+            let mnt = left.split_whitespace().nth(4)?;
+            ((fstype == "cgroup" || fstype == "cgroup2") && root == "/").then(|| PathBuf::from(mnt))
+        })
+        .collect()
+}

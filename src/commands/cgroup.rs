@@ -16,8 +16,9 @@ pub fn manager(c: &Container) -> Result<AnyCgroupManager> {
     .with_context(|| format!("open the cgroup of container {}", c.id()))
 }
 
-/// Marker in a container's state directory: its cgroup existed before `create`, so `delete`
-/// leaves it (runtime.md Delete: resources not created by the container MUST NOT be deleted).
+/// Marker that older versions wrote in a container's state directory: its cgroup existed
+/// before `create`, so `delete` leaves it (runtime.md Delete). The ledger records this now;
+/// the marker is still read for containers those versions made.
 pub const PREEXISTING_FILE: &str = "hardened-cgroup-preexisting";
 
 pub fn preexisting(state_dir: &std::path::Path) -> bool {
