@@ -26,22 +26,19 @@ pub fn preexisting(state_dir: &std::path::Path) -> bool {
 }
 
 /// Whether the cgroupfs cgroup `cgroup_path` (libcontainer's `get_cgroup_path`) exists already
-/// in any hierarchy that libcontainer would put the container in. Systemd slices (`a:b:c`)
-/// are the systemd manager's business: never "existing" here.
-pub fn exists(cgroup_path: &std::path::Path) -> bool {
-    use std::path::Path;
-    let text = cgroup_path.to_string_lossy();
-    if text.contains(':') {
+/// in any cgroup hierarchy mounted here: then it is not the container's own, and neither
+/// `delete` nor a signal by cgroup alone may treat it as such (`crate::reap`). Systemd units
+/// (`--systemd-cgroup`) are made by systemd's manager: never "existing" here.
+pub fn exists(cgroup_path: &std::path::Path, systemd: bool) -> bool {
+    use crate::policy::rules::cgroup_path::normalize;
+    if systemd {
         return false;
     }
-    let rel = text.trim_start_matches('/');
-    let base = Path::new("/sys/fs/cgroup");
-    if base.join("cgroup.controllers").exists() {
-        return base.join(rel).is_dir();
+    match normalize(Some(cgroup_path), "", false) {
+        Ok(cg) => !crate::reap::hierarchy_dirs(&crate::reap::fs_rel(&cg)).is_empty(),
+        // Refused by the cgroup-path rule before this is asked; never "own" if it were not.
+        Err(_) => true,
     }
-    ["memory", "pids", "cpu", "devices", "freezer", "blkio"]
-        .iter()
-        .any(|sub| base.join(sub).join(rel).is_dir())
 }
 
 /// Start the grace period that putting the container's first process into its cgroup waits

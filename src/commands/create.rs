@@ -182,7 +182,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         .as_ref()
         .and_then(|l| l.cgroups_path().clone());
     let cgroup_path = libcontainer::utils::get_cgroup_path(&cgroups_path, id);
-    let cgroup_preexisting = super::cgroup::exists(&cgroup_path);
+    let cgroup_preexisting = super::cgroup::exists(&cgroup_path, ctx.systemd_cgroup);
     // The ledger, before libcontainer makes the cgroup or any process: a forced delete of a
     // create killed from here on finds them through it.
     let own_pidns = verdict
