@@ -10,7 +10,7 @@ use oci_spec::runtime::Spec;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::policy::{self, HostFacts, Input, Mode, Policy};
+use crate::policy::{self, Facts, HostFacts, Input, Mode, Policy};
 
 fn base() -> Value {
     serde_json::to_value(Spec::default()).unwrap_or(Value::Null)
@@ -172,19 +172,13 @@ fn arb_config() -> impl Strategy<Value = Value> {
 }
 
 fn evaluate(policy: &Policy, spec: &Spec) -> policy::Verdict {
-    let host = HostFacts {
-        userns_range: Some(crate::userns::IdRange {
-            host_start: 1_000_000_000,
-            size: 65536,
-        }),
-        ..Default::default()
-    };
+    let facts = Facts::with_test_range(spec, HostFacts::default());
     policy::evaluate(
         policy,
         &Input {
             spec,
             container_id: "fuzz",
-            host,
+            facts: &facts,
             systemd_cgroup: false,
         },
     )
@@ -233,7 +227,7 @@ fn check_config(raw: &[u8]) -> Result<(), TestCaseError> {
     for policy in policies() {
         let v = evaluate(&policy, &spec);
         if v.refusals.is_empty() {
-            let again = evaluate(&policy, &v.spec);
+            let again = evaluate(&policy, &v.hardened);
             prop_assert!(
                 again.changes.is_empty(),
                 "not idempotent: {:?}",
@@ -241,8 +235,8 @@ fn check_config(raw: &[u8]) -> Result<(), TestCaseError> {
             );
             prop_assert!(again.refusals.is_empty(), "{:?}", again.refusals);
             prop_assert_eq!(
-                serde_json::to_value(&again.spec).ok(),
-                serde_json::to_value(&v.spec).ok()
+                serde_json::to_value(&again.hardened).ok(),
+                serde_json::to_value(&v.hardened).ok()
             );
         }
     }

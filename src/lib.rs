@@ -7,6 +7,7 @@ pub mod commands;
 pub mod compat;
 pub mod confine;
 pub mod executor;
+pub mod facts;
 #[cfg(test)]
 mod fuzz;
 pub mod hooks;

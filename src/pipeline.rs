@@ -8,14 +8,13 @@
 //!    -> libcontainer creates/execs from the hardened spec
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path};
 
 use oci_spec::runtime::{Process, Spec};
 
 use crate::audit;
-use crate::policy::{self, ExecVerdict, HostFacts, Input, Mode, Policy, Refusal, Verdict};
+use crate::facts::Facts;
+use crate::policy::{self, Input, Mode, Policy, Refusal, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -23,6 +22,12 @@ pub enum PipelineError {
     Unsafe(String),
     #[error(transparent)]
     Userns(#[from] crate::userns::alloc::AllocError),
+    /// A seccomp profile libseccomp cannot compile.
+    #[error("create container {id}: {source}")]
+    Seccomp {
+        id: String,
+        source: crate::seccomp::bpf::BpfError,
+    },
     #[error("{}", refusal_message(.0))]
     Refused(Vec<Refusal>),
 }
@@ -79,49 +84,6 @@ pub fn check_cwd(cwd: &Path) -> Result<(), PipelineError> {
     Ok(())
 }
 
-/// The host facts the rules need (the I/O that `policy::evaluate` does not do).
-pub fn host_facts(spec: &Spec) -> HostFacts {
-    let mut host_namespace_paths = BTreeSet::new();
-    if let Some(namespaces) = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()) {
-        for ns in namespaces {
-            let Some(path) = ns.path() else { continue };
-            let kind = crate::userns::join::proc_name(ns.typ());
-            // The host's namespaces: the runtime's own (it runs in the host's, called by
-            // dockerd or containerd), and PID 1's where this process may read them.
-            let Ok(theirs) = std::fs::metadata(path) else {
-                continue;
-            };
-            let is_host = ["self", "1"].iter().any(|p| {
-                std::fs::metadata(format!("/proc/{p}/ns/{kind}"))
-                    .is_ok_and(|h| h.dev() == theirs.dev() && h.ino() == theirs.ino())
-            });
-            if is_host {
-                host_namespace_paths.insert(path.clone());
-            }
-        }
-    }
-    let mut canonical_sources = BTreeMap::new();
-    for m in spec.mounts().iter().flatten() {
-        if !policy::rules::sensitive_mounts::is_bind(m) {
-            continue;
-        }
-        if let Some(src) = m.source() {
-            if let Ok(c) = std::fs::canonicalize(src) {
-                if &c != src {
-                    canonical_sources.insert(src.clone(), c);
-                }
-            }
-        }
-    }
-    HostFacts {
-        host_namespace_paths,
-        canonical_sources,
-        userns_range: None,
-        userns_join: None,
-        userns_blocked: None,
-    }
-}
-
 fn log_verdict_warnings(mode: Mode, warnings: &[policy::Warning], refusals: &[Refusal]) {
     for w in warnings {
         tracing::warn!("policy warning [rule {}]: {}", w.rule, w.what);
@@ -146,8 +108,7 @@ fn record(
     command: &str,
     id: &str,
     bundle: Option<&Path>,
-    mode: Mode,
-    profile: Option<&str>,
+    (&mode, profile): (&Mode, Option<&str>),
     (changes, refusals, warnings): Findings,
 ) {
     log_verdict_warnings(mode, warnings, refusals);
@@ -169,98 +130,187 @@ fn record(
     );
 }
 
-/// Whether the policy will give `spec` a user namespace of its own (a range must be allocated).
-pub fn wants_userns(policy: &Policy, spec: &Spec, host: &HostFacts) -> bool {
-    policy.mode != Mode::Permissive
-        && !policy::rules::user_namespace::has_user_namespace(spec)
-        && !policy::rules::user_namespace::shares_host_namespace(spec, host)
-        && !policy::rules::privileged::is_privileged(spec)
-        && policy.rules_for(spec).is_some_and(|r| r.user_namespace)
+/// What a plan is made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effects {
+    /// `create` and `run`: a user-namespace range is allocated (or shared) and held, the decision
+    /// goes to the audit log, and the first failed check or refusal is the error.
+    Create,
+    /// `hardened check`: the very same checks and decision without side effects (no range
+    /// allocated, nothing logged); a failed runtime check is reported with the verdict.
+    DryRun,
+}
+
+/// The container a plan is for.
+pub struct Request<'a> {
+    pub id: &'a str,
+    /// The caller's bundle (for the audit log; None for a bare config.json).
+    pub bundle: Option<&'a Path>,
+    /// The state root (where user-namespace ranges are allocated).
+    pub root: &'a Path,
+    pub systemd_cgroup: bool,
 }
 
 /// The user namespace a container gets from the policy.
 pub struct UsernsPlan {
     pub range: crate::userns::IdRange,
     /// The range allocated for it (its lock held until the process exits); None when it joins
-    /// the user namespace of another container.
+    /// the user namespace of another container, and in a dry run.
     pub allocation: Option<crate::userns::alloc::Allocation>,
     /// Namespaces to enter before the user namespace is made (see `userns::join`).
     pub prejoin: Vec<(oci_spec::runtime::LinuxNamespaceType, std::path::PathBuf)>,
 }
 
 /// A verdict, and the user namespace planned for it.
-pub struct Prepared {
+pub struct Plan {
     pub verdict: Verdict,
     pub userns: Option<UsernsPlan>,
+    /// In a dry run, the first runtime check that failed (create stops at it).
+    pub runtime_check: Option<PipelineError>,
 }
 
-/// Run a container spec through the runtime checks and the policy. `root` is the state root
-/// (where user-namespace ranges are allocated).
-pub fn prepare_container(
+/// Run a container spec through the runtime checks and the policy: the one path of `create`,
+/// `run` and `check` (`Effects` says which).
+pub fn plan(
     policy: &Policy,
     spec: &Spec,
-    id: &str,
-    bundle: Option<&Path>,
-    root: &Path,
-    systemd_cgroup: bool,
-) -> Result<Prepared, PipelineError> {
-    if let Some(process) = spec.process() {
-        check_process_safety(process)?;
-    }
-    crate::compat::validate(spec).map_err(PipelineError::Unsafe)?;
-    let mut host = host_facts(spec);
+    req: &Request,
+    effects: Effects,
+) -> Result<Plan, PipelineError> {
+    let mut failed = Failed {
+        effects,
+        first: None,
+    };
+    failed.note(runtime_checks(spec, req.id))?;
+    let mut facts = Facts::gather(spec);
     let mut userns = None;
-    if wants_userns(policy, spec, &host) {
-        let joins =
-            crate::userns::join::inspect(spec, &host.host_namespace_paths).map_err(|e| {
-                PipelineError::Unsafe(format!("cannot give container {id} a user namespace: {e}"))
-            })?;
-        if let Some(why) = joins.blocked {
-            host.userns_blocked = Some(why);
-        } else {
-            let pool = crate::userns::alloc::pool_of(&policy.user_namespace)?;
-            let (range, allocation) = match joins.donor {
-                Some((path, range)) => {
-                    crate::userns::alloc::share(root, pool, range, id)?;
-                    host.userns_join = Some(path);
-                    (range, None)
-                }
-                None => {
-                    let a = crate::userns::alloc::allocate(root, pool, id)?;
-                    (a.range, Some(a))
-                }
-            };
-            host.userns_range = Some(range);
-            userns = Some(UsernsPlan {
-                range,
-                allocation,
-                prejoin: joins.prejoin,
-            });
-        }
+    if wants_userns(policy, spec, &facts) {
+        userns = failed
+            .note(plan_userns(policy, spec, req, &mut facts, effects))?
+            .flatten();
     }
     let input = Input {
         spec,
-        container_id: id,
-        host,
-        systemd_cgroup,
+        container_id: req.id,
+        facts: &facts,
+        systemd_cgroup: req.systemd_cgroup,
     };
     let verdict = policy::evaluate(policy, &input);
+    if effects == Effects::DryRun {
+        return Ok(Plan {
+            verdict,
+            userns,
+            runtime_check: failed.first,
+        });
+    }
     record(
         policy,
         "create",
-        id,
-        bundle,
-        verdict.mode,
-        verdict.profile.as_deref(),
+        req.id,
+        req.bundle,
+        (&verdict.mode, verdict.profile.as_deref()),
         (&verdict.changes, &verdict.refusals, &verdict.warnings),
     );
     if !verdict.allowed() {
         if userns.is_some() {
-            crate::userns::alloc::free(root, id);
+            crate::userns::alloc::free(req.root, req.id);
         }
         return Err(PipelineError::Refused(verdict.refusals));
     }
-    Ok(Prepared { verdict, userns })
+    Ok(Plan {
+        verdict,
+        userns,
+        runtime_check: None,
+    })
+}
+
+/// The checks of the runtime itself, before the policy: the process (limits, CVE-2024-21626
+/// cwd), what libcontainer would mishandle (`compat::validate`), the seccomp profile.
+fn runtime_checks(spec: &Spec, id: &str) -> Result<(), PipelineError> {
+    if let Some(process) = spec.process() {
+        check_process_safety(process)?;
+    }
+    crate::compat::validate(spec).map_err(PipelineError::Unsafe)?;
+    if let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        crate::seccomp::bpf::validate(seccomp).map_err(|source| PipelineError::Seccomp {
+            id: id.to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Runtime checks that failed: `create` stops at the first, a dry run keeps it and goes on.
+struct Failed {
+    effects: Effects,
+    first: Option<PipelineError>,
+}
+
+impl Failed {
+    fn note<T>(&mut self, r: Result<T, PipelineError>) -> Result<Option<T>, PipelineError> {
+        match (r, self.effects) {
+            (Ok(v), _) => Ok(Some(v)),
+            (Err(e), Effects::Create) => Err(e),
+            (Err(e), Effects::DryRun) => {
+                self.first.get_or_insert(e);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Whether the policy will give `spec` a user namespace of its own (a range must be allocated).
+fn wants_userns(policy: &Policy, spec: &Spec, facts: &Facts) -> bool {
+    policy.mode != Mode::Permissive
+        && facts.spec.user_namespace.is_none()
+        && !facts.spec.shares_host_namespace
+        && !facts.spec.privileged
+        && policy.rules_for(spec).is_some_and(|r| r.user_namespace)
+}
+
+/// The user namespace of a container the policy gives one: a range of its own, or the range of
+/// the container whose namespaces it joins (`userns::join`). In a dry run, the range create
+/// would most likely get, and nothing is allocated. Fills in `facts.userns`.
+fn plan_userns(
+    policy: &Policy,
+    spec: &Spec,
+    req: &Request,
+    facts: &mut Facts,
+    effects: Effects,
+) -> Result<Option<UsernsPlan>, PipelineError> {
+    let id = req.id;
+    let joins =
+        crate::userns::join::inspect(spec, &facts.host.host_namespace_paths).map_err(|e| {
+            PipelineError::Unsafe(format!("cannot give container {id} a user namespace: {e}"))
+        })?;
+    if let Some(why) = joins.blocked {
+        facts.userns.blocked = Some(why);
+        return Ok(None);
+    }
+    let pool = crate::userns::alloc::pool_of(&policy.user_namespace)?;
+    let (range, allocation) = match (joins.donor, effects) {
+        (Some((path, range)), effects) => {
+            if effects == Effects::Create {
+                crate::userns::alloc::share(req.root, pool, range, id)?;
+            }
+            facts.userns.join = Some(path);
+            (range, None)
+        }
+        (None, Effects::Create) => {
+            let a = crate::userns::alloc::allocate(req.root, pool, id)?;
+            (a.range, Some(a))
+        }
+        (None, Effects::DryRun) => {
+            let range = crate::userns::alloc::peek(req.root, pool).unwrap_or(pool.range(0));
+            (range, None)
+        }
+    };
+    facts.userns.range = Some(range);
+    Ok(Some(UsernsPlan {
+        range,
+        allocation,
+        prejoin: joins.prejoin,
+    }))
 }
 
 /// Run an `exec` process through the runtime checks and the policy of its container.
@@ -271,20 +321,19 @@ pub fn prepare_exec(
     process: Process,
 ) -> Result<Process, PipelineError> {
     check_process_safety(&process)?;
-    let verdict: ExecVerdict = policy::evaluate_exec(policy, container, &process);
+    let verdict = policy::evaluate_exec(policy, container, &process);
     record(
         policy,
         "exec",
         id,
         None,
-        verdict.mode,
-        verdict.profile.as_deref(),
+        (&verdict.mode, verdict.profile.as_deref()),
         (&verdict.changes, &verdict.refusals, &verdict.warnings),
     );
     if !verdict.allowed() {
         return Err(PipelineError::Refused(verdict.refusals));
     }
-    Ok(verdict.process)
+    Ok(verdict.hardened)
 }
 
 #[cfg(test)]

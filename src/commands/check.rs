@@ -1,6 +1,7 @@
-//! `hardened check BUNDLE|config.json`: a dry run of the pipeline. Prints every change,
-//! refusal and warning `create` would make; nothing is created and nothing is logged to the
-//! audit log. Exits 1 when the config would be refused.
+//! `hardened check BUNDLE|config.json`: `create`'s own plan (`pipeline::plan`) as a dry run.
+//! Prints every change, refusal and warning `create` would make, and the runtime check it would
+//! stop at; nothing is created or allocated and nothing is logged to the audit log. Exits 1
+//! when the config would be refused.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use anyhow::Result;
 
 use crate::cli::Check;
 use crate::pipeline;
-use crate::policy::{self, Input, Policy};
+use crate::policy::Policy;
 
 pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> Result<i32> {
     let path: &Path = &a.path;
@@ -21,28 +22,16 @@ pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> R
             "give an OCI bundle directory or a config.json",
         )?
     };
-    let mut unsafe_msg = None;
-    if let Some(p) = spec.process() {
-        if let Err(e) = pipeline::check_process_safety(p) {
-            unsafe_msg = Some(e.to_string());
-        }
-    }
-    if unsafe_msg.is_none() {
-        unsafe_msg = crate::compat::validate(&spec).err();
-    }
-    let mut host = pipeline::host_facts(&spec);
-    if pipeline::wants_userns(policy, &spec, &host) {
-        // The range create would most likely get (nothing is allocated).
-        let pool = crate::userns::alloc::pool_of(&policy.user_namespace)?;
-        host.userns_range = crate::userns::alloc::peek(root, pool).or_else(|| Some(pool.range(0)));
-    }
-    let input = Input {
-        spec: &spec,
-        container_id: &a.id,
-        host,
+    let req = pipeline::Request {
+        id: &a.id,
+        bundle: path.is_dir().then_some(path),
+        root,
         systemd_cgroup,
     };
-    let v = policy::evaluate(policy, &input);
+    // The very plan `create` makes, without its side effects (nothing allocated or logged).
+    let plan = pipeline::plan(policy, &spec, &req, pipeline::Effects::DryRun)?;
+    let unsafe_msg = plan.runtime_check.map(|e| e.to_string());
+    let v = plan.verdict;
     let allowed = v.allowed() && unsafe_msg.is_none();
     if a.json {
         let doc = serde_json::json!({
@@ -54,7 +43,7 @@ pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> R
             "changes": v.changes,
             "refusals": v.refusals,
             "warnings": v.warnings,
-            "spec": v.spec,
+            "spec": v.hardened,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {

@@ -1,33 +1,37 @@
-use std::path::PathBuf;
-
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
 use libcontainer::syscall::syscall::SyscallType;
-use std::os::fd::AsRawFd;
-
-use crate::hooks;
+use oci_spec::runtime::{Hook, Hooks, LinuxNamespaceType, Spec};
 
 use super::{check_systemd, Ctx};
 use crate::cli::{Create, CreateOpts};
 use crate::executor::HardenedExecutor;
-use crate::seccomp::bpf;
-use oci_spec::runtime::Spec;
-
+use crate::hooks;
 use crate::policy::Unmappable;
-use crate::userns::{idmap, join};
+use crate::userns::{idmap, join, IdRange};
 use crate::{bundle, compat, ledger, pipeline};
-use oci_spec::runtime::LinuxNamespaceType;
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
     create_container(ctx, &args.opts, &args.id, true)?;
     Ok(())
 }
 
-/// Create a container from the caller's bundle through the pipeline; on error nothing is left
-/// behind (libcontainer removes its state dir and cgroup, we remove the shadow bundle).
+/// Create a container from the caller's bundle, in four steps over one transaction (`Undo`):
+///
+/// 1. `plan`: the caller's spec through the runtime checks and the policy (`pipeline::plan`,
+///    the same plan `hardened check` makes as a dry run); a user-namespace range is allocated;
+/// 2. `prepare`: what the host must do before libcontainer runs (scratch mounts, idmapped
+///    mounts, libcontainer's gaps, hooks through our shim), the ledger, the shadow bundle;
+/// 3. `build`: libcontainer makes the container's process from the prepared bundle;
+/// 4. `finish`: the init is recorded, and what follows create is applied.
+///
+/// On an error at any step, `Undo` removes everything the steps made (the range, the ledger,
+/// the cgroup and processes through it, the state directory, the shadow bundle); a create
+/// killed outright leaves the same things for `delete --force`.
 pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) -> Result<Container> {
     check_systemd(ctx.systemd_cgroup)?;
     let dir = ctx.container_dir(id)?;
@@ -35,158 +39,262 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         bail!("container with id {id} already exists: pick another id or delete it first");
     }
     let _prewarm = super::cgroup::prewarm_attach();
-    // From here on, whatever create acquires (user-namespace range, shadow bundle, ledger,
-    // cgroup, processes, state) is undone by this guard unless create succeeds.
     let mut undo = Undo {
         ctx,
         id,
         state_dir: false,
         armed: true,
     };
+    let planned = plan(ctx, opts, id)?;
+    let mut prepared = prepare(ctx, id, planned)?;
+    let built = build(ctx, opts, id, detach, &mut prepared);
+    // libcontainer made the state directory (its own clean-up removes it when build fails).
+    undo.state_dir = built.is_ok();
+    let built = built?;
+    finish(ctx, id, &built, prepared)?;
+    undo.armed = false;
+    Ok(built)
+}
+
+/// The caller's bundle and spec, and the pipeline's plan for them.
+struct Planned {
+    caller: PathBuf,
+    spec: Spec,
+    plan: pipeline::Plan,
+}
+
+/// Step 1: the runtime checks and the policy's verdict; refusals end create here.
+fn plan(ctx: &Ctx, opts: &CreateOpts, id: &str) -> Result<Planned> {
     let caller = bundle::canonical_bundle(&opts.bundle)?;
     let spec = bundle::load_spec(&caller)?;
-    if let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        bpf::validate(seccomp).with_context(|| format!("create container {id}"))?;
-    }
-    let prepared = pipeline::prepare_container(
-        &ctx.policy,
-        &spec,
+    let req = pipeline::Request {
         id,
-        Some(&caller),
-        &ctx.root,
-        ctx.systemd_cgroup,
-    )?;
-    let mut verdict = prepared.verdict;
+        bundle: Some(&caller),
+        root: &ctx.root,
+        systemd_cgroup: ctx.systemd_cgroup,
+    };
+    let plan = pipeline::plan(&ctx.policy, &spec, &req, pipeline::Effects::Create)?;
+    Ok(Planned { caller, spec, plan })
+}
+
+/// The container as libcontainer is to build it.
+struct Prepared {
+    caller: PathBuf,
+    /// The spec libcontainer is handed.
+    spec: Spec,
+    /// The bundle libcontainer reads it from: the caller's, or our shadow bundle.
+    bundle: PathBuf,
+    /// The spec later readers (exec, state) see, when it differs from `spec`: the idmapped
+    /// trees exist only in this process's private mount namespace and the container's.
+    lasting: Option<Spec>,
+    confine: Option<crate::confine::Confinement>,
+    /// Namespaces `create` enters itself before libcontainer forks (`userns::join`).
+    prejoin: Vec<(LinuxNamespaceType, PathBuf)>,
+    userns_range: Option<IdRange>,
+    compat: compat::Rewrite,
+    hooks: HookPlan,
+    ledger: ledger::Ledger,
+    own_pidns: bool,
+}
+
+/// The spec handed to libcontainer as the steps of `prepare` change it, and the one later
+/// readers see when the two differ.
+struct Specs {
+    run: Spec,
+    /// What later readers see: the hardened spec before the host-side rewrites.
+    full: Spec,
+    lasting: Option<Spec>,
+    /// Changed by a rewrite that the verdict's changes do not list.
+    rewritten: bool,
+}
+
+impl Specs {
+    /// Later readers see `full` rather than what libcontainer is handed.
+    fn keep_full(&mut self) {
+        self.lasting.get_or_insert_with(|| self.full.clone());
+    }
+}
+
+/// Step 2: what the host does before libcontainer runs.
+fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
+    let Planned { caller, spec, plan } = planned;
+    let context = || format!("create container {id}");
+    let changed = !plan.verdict.changes.is_empty();
+    let mut run = plan.verdict.hardened;
     // Seccomp and capabilities are applied by our executor (crate::confine): libcontainer gets
     // the spec without them; `full` is what later readers see.
-    let full = verdict.spec.clone();
-    let confine = crate::confine::split_init(&ctx.root, &mut verdict.spec)
-        .map_err(|e| anyhow::Error::new(e).context(format!("create container {id}")))?;
-    // The spec later readers see (exec, state): the idmapped trees exist only in this
-    // process's private mount namespace and the container's.
-    let mut lasting: Option<Spec> = None;
+    let full = run.clone();
+    let confine = crate::confine::split_init(&ctx.root, &mut run)
+        .map_err(|e| anyhow::Error::new(e).context(context()))?;
+    let mut specs = Specs {
+        run,
+        full,
+        lasting: None,
+        rewritten: false,
+    };
+    let userns_range = plan.userns.as_ref().map(|p| p.range);
+    scratch_mounts(&caller, &spec, &mut specs, userns_range).with_context(context)?;
     let mut prejoin = Vec::new();
-    // The scratch mounts (src/scratch.rs): made before the mounts beneath them (symlinks
-    // resolved inside the root filesystem), filled with the image's content (tmpcopyup).
-    let userns_range = prepared.userns.as_ref().map(|p| p.range);
-    let mut scratch_changed = false;
-    if let Some(root) = verdict.spec.root().clone() {
-        let owners = crate::scratch::Owners(userns_range);
-        let rootfs = caller.join(root.path());
-        if rootfs.is_dir() {
-            scratch_changed = crate::scratch::prepare(&spec, &mut verdict.spec, &rootfs, owners)
-                .map_err(|e| e.context(format!("create container {id}")))?;
-        }
+    if let Some(userns) = plan.userns {
+        prejoin = policy_userns(ctx, &caller, userns, &mut specs)
+            .with_context(|| format!("prepare the user namespace of container {id}"))?;
+    } else {
+        explicit_idmaps(&mut specs)
+            .with_context(|| format!("prepare the idmapped mounts of container {id}"))?;
     }
-    if scratch_changed {
-        lasting.get_or_insert_with(|| full.clone());
-    }
-    if let Some(plan) = prepared.userns {
-        lasting = Some(full.clone());
-        // The user namespace the policy added: idmap the root filesystem and bind mounts, in a
-        // private mount namespace of this process that the container's is copied from.
-        let range = plan.range;
-        let idmapped = (|| -> Result<Spec> {
-            let rootfs = verdict
-                .spec
-                .root()
-                .as_ref()
-                .map(|r| caller.join(r.path()))
-                .context("the config has no root filesystem")?;
-            let rootfs = std::fs::canonicalize(&rootfs).with_context(|| {
-                format!("root filesystem {} is not accessible", rootfs.display())
-            })?;
-            idmap::private_mount_namespace()?;
-            let refuse = ctx.policy.user_namespace.unmappable_mounts == Unmappable::Refuse;
-            let (spec, outcomes) = idmap::prepare(&verdict.spec, &rootfs, range, refuse)?;
-            for (src, outcome) in outcomes {
-                if let idmap::BindOutcome::ReadOnly(why) = outcome {
-                    tracing::warn!(
-                        "the bind mount of {} is mounted read-only: it cannot be idmapped ({why}); set [user_namespace] unmappable_mounts = \"refuse\" to refuse such containers instead",
-                        src.display()
-                    );
-                }
-            }
-            Ok(spec)
-        })();
-        verdict.spec = idmapped
-            .map_err(|e| e.context(format!("prepare the user namespace of container {id}")))?;
-        if let Some(a) = plan.allocation {
-            a.hold();
-        }
-        prejoin = plan.prejoin;
-        without_prejoined(&mut verdict.spec, &prejoin);
-    }
-    // Bind mounts with their own uidMappings/gidMappings (runtime-spec 1.1), in a container
-    // that gets no user namespace from the policy (permissive mode, or the engine's own).
-    let mut rewritten = scratch_changed;
-    if lasting.is_none() {
-        if let Some(s) = idmap::explicit_mounts(&verdict.spec)
-            .with_context(|| format!("prepare the idmapped mounts of container {id}"))?
-        {
-            lasting = Some(full.clone());
-            verdict.spec = s;
-            rewritten = true;
-        }
-    }
-    if confine.is_some() && lasting.is_none() {
-        lasting = Some(full);
+    if confine.is_some() {
+        specs.keep_full();
     }
     // libcontainer 0.7's gaps (src/compat.rs): the spec it is handed, and what follows create.
-    let mut compat =
-        compat::rewrite(&verdict.spec).map_err(|e| e.context(format!("create container {id}")))?;
+    let mut compat = compat::rewrite(&specs.run).with_context(context)?;
     if let Some(s) = compat.spec.take() {
-        lasting.get_or_insert_with(|| verdict.spec.clone());
-        verdict.spec = s;
-        rewritten = true;
+        specs.lasting.get_or_insert_with(|| specs.run.clone());
+        specs.run = s;
+        specs.rewritten = true;
     }
-    // Hooks (`hooks.rs`): the ones libcontainer runs go through our shim (the caller's bundle
-    // and the init's pid in their state); startContainer hooks are run by our executor.
-    let caller_spec_hooks = verdict.spec.hooks().clone();
-    let mut start_container_hooks = Vec::new();
-    let mut shim_exe = None;
-    if let Some(mut h) = verdict.spec.hooks().clone() {
-        start_container_hooks = h.start_container().clone().unwrap_or_default();
+    let hooks = HookPlan::wrap(&mut specs, &caller)?;
+    let (ledger, own_pidns) = write_ledger(ctx, id, &specs.run)?;
+    let bundle = if !changed && !specs.rewritten && confine.is_none() {
+        caller.clone()
+    } else {
+        bundle::write_shadow(&ctx.root, id, &caller, &specs.run)?
+    };
+    Ok(Prepared {
+        caller,
+        spec: specs.run,
+        bundle,
+        lasting: specs.lasting,
+        confine,
+        prejoin,
+        userns_range,
+        compat,
+        hooks,
+        ledger,
+        own_pidns,
+    })
+}
+
+/// The scratch mounts (src/scratch.rs): made before the mounts beneath them (symlinks resolved
+/// inside the root filesystem), filled with the image's content (tmpcopyup).
+fn scratch_mounts(
+    caller: &Path,
+    caller_spec: &Spec,
+    specs: &mut Specs,
+    userns_range: Option<IdRange>,
+) -> Result<()> {
+    let Some(root) = specs.run.root().clone() else {
+        return Ok(());
+    };
+    let rootfs = caller.join(root.path());
+    if !rootfs.is_dir() {
+        return Ok(());
+    }
+    let owners = crate::scratch::Owners(userns_range);
+    if crate::scratch::prepare(caller_spec, &mut specs.run, &rootfs, owners)? {
+        specs.keep_full();
+        specs.rewritten = true;
+    }
+    Ok(())
+}
+
+/// The user namespace the policy added: idmap the root filesystem and bind mounts, in a private
+/// mount namespace of this process that the container's is copied from. Returns the namespaces
+/// to enter before libcontainer forks.
+fn policy_userns(
+    ctx: &Ctx,
+    caller: &Path,
+    userns: pipeline::UsernsPlan,
+    specs: &mut Specs,
+) -> Result<Vec<(LinuxNamespaceType, PathBuf)>> {
+    specs.lasting = Some(specs.full.clone());
+    let rootfs = specs
+        .run
+        .root()
+        .as_ref()
+        .map(|r| caller.join(r.path()))
+        .context("the config has no root filesystem")?;
+    let rootfs = std::fs::canonicalize(&rootfs)
+        .with_context(|| format!("root filesystem {} is not accessible", rootfs.display()))?;
+    idmap::private_mount_namespace()?;
+    let refuse = ctx.policy.user_namespace.unmappable_mounts == Unmappable::Refuse;
+    let (spec, outcomes) = idmap::prepare(&specs.run, &rootfs, userns.range, refuse)?;
+    for (src, outcome) in outcomes {
+        if let idmap::BindOutcome::ReadOnly(why) = outcome {
+            tracing::warn!(
+                "the bind mount of {} is mounted read-only: it cannot be idmapped ({why}); set [user_namespace] unmappable_mounts = \"refuse\" to refuse such containers instead",
+                src.display()
+            );
+        }
+    }
+    specs.run = spec;
+    if let Some(a) = userns.allocation {
+        a.hold();
+    }
+    without_prejoined(&mut specs.run, &userns.prejoin);
+    Ok(userns.prejoin)
+}
+
+/// Bind mounts with their own uidMappings/gidMappings (runtime-spec 1.1), in a container that
+/// gets no user namespace from the policy (permissive mode, or the engine's own).
+fn explicit_idmaps(specs: &mut Specs) -> Result<()> {
+    if specs.lasting.is_some() {
+        return Ok(());
+    }
+    if let Some(s) = idmap::explicit_mounts(&specs.run)? {
+        specs.keep_full();
+        specs.run = s;
+        specs.rewritten = true;
+    }
+    Ok(())
+}
+
+/// Hooks (`hooks.rs`): the ones libcontainer runs go through our shim (the caller's bundle and
+/// the init's pid in their state); startContainer hooks are run by our executor.
+struct HookPlan {
+    /// The hooks as the spec has them, for poststop after a failed build.
+    spec_hooks: Option<Hooks>,
+    start_container: Vec<Hook>,
+    /// Our copy of the shim's executable: dropped once the container's process is made, so
+    /// that `start` sees end of file when the init execs.
+    shim: Option<hooks::ShimExe>,
+}
+
+impl HookPlan {
+    fn wrap(specs: &mut Specs, caller: &Path) -> Result<Self> {
+        let spec_hooks = specs.run.hooks().clone();
+        let mut plan = HookPlan {
+            spec_hooks: spec_hooks.clone(),
+            start_container: Vec::new(),
+            shim: None,
+        };
+        let Some(mut h) = spec_hooks else {
+            return Ok(plan);
+        };
+        plan.start_container = h.start_container().clone().unwrap_or_default();
         h.set_start_container(None);
-        verdict.spec.set_hooks(Some(h));
         #[allow(deprecated)]
-        let wrapped = [
-            verdict
-                .spec
-                .hooks()
-                .as_ref()
-                .and_then(|h| h.prestart().as_ref()),
-            verdict
-                .spec
-                .hooks()
-                .as_ref()
-                .and_then(|h| h.create_runtime().as_ref()),
-            verdict
-                .spec
-                .hooks()
-                .as_ref()
-                .and_then(|h| h.create_container().as_ref()),
-        ]
-        .iter()
-        .any(|l| l.is_some_and(|l| !l.is_empty()));
+        let wrapped = [h.prestart(), h.create_runtime(), h.create_container()]
+            .iter()
+            .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()));
+        specs.run.set_hooks(Some(h));
         if wrapped {
             let exe = hooks::ShimExe::open()?;
-            exe.wrap(&mut verdict.spec, &caller);
-            shim_exe = Some(exe);
+            exe.wrap(&mut specs.run, caller);
+            plan.shim = Some(exe);
         }
-        rewritten = true;
+        specs.rewritten = true;
+        Ok(plan)
     }
-    let cgroups_path = verdict
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.cgroups_path().clone());
+}
+
+/// The ledger, before libcontainer makes the cgroup or any process: a forced delete of a create
+/// killed from here on finds them through it. Also whether the container has a PID namespace
+/// of its own (its init's is recorded once it exists).
+fn write_ledger(ctx: &Ctx, id: &str, spec: &Spec) -> Result<(ledger::Ledger, bool)> {
+    let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let cgroup_path = libcontainer::utils::get_cgroup_path(&cgroups_path, id);
     let cgroup_preexisting = super::cgroup::exists(&cgroup_path, ctx.systemd_cgroup);
-    // The ledger, before libcontainer makes the cgroup or any process: a forced delete of a
-    // create killed from here on finds them through it.
-    let own_pidns = verdict
-        .spec
+    let own_pidns = spec
         .linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
@@ -194,8 +302,8 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
             ns.iter()
                 .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
         });
-    let mut led = ledger::Ledger {
-        cgroup: cgroup_path.clone(),
+    let led = ledger::Ledger {
+        cgroup: cgroup_path,
         systemd: ctx.systemd_cgroup,
         cgroup_preexisting,
         init: None,
@@ -203,24 +311,30 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     };
     ledger::write(&ctx.root, id, &led)
         .with_context(|| format!("create container {id}: write its ledger"))?;
-    let effective: PathBuf = if verdict.changes.is_empty() && !rewritten && confine.is_none() {
-        caller.clone()
-    } else {
-        bundle::write_shadow(&ctx.root, id, &caller, &verdict.spec)?
-    };
+    Ok((led, own_pidns))
+}
 
+/// Step 3: libcontainer makes the container's process (the init, stopped before the user's
+/// program until `start`), which goes into the ledger at once.
+fn build(
+    ctx: &Ctx,
+    opts: &CreateOpts,
+    id: &str,
+    detach: bool,
+    p: &mut Prepared,
+) -> Result<Container> {
     let report = hooks::ExecReport::new()?;
     let host_proc = std::fs::File::open("/proc").context("open /proc")?;
     let executor = HardenedExecutor {
         init: Some(hooks::InitStart {
             id: id.to_string(),
-            bundle: caller.clone(),
-            annotations: verdict.spec.annotations().clone(),
-            hooks: start_container_hooks,
+            bundle: p.caller.clone(),
+            annotations: p.spec.annotations().clone(),
+            hooks: p.hooks.start_container.clone(),
             proc_fd: host_proc.as_raw_fd(),
             report_fd: report.write.as_raw_fd(),
         }),
-        confine,
+        confine: p.confine.take(),
         ..Default::default()
     };
     let mut builder =
@@ -232,11 +346,11 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         builder = builder.with_stderr(fd);
     }
     // Stdio pipes and FIFOs to the container's user, under its user namespace (src/stdio.rs).
-    if let Some(owner) = crate::stdio::host_owner(&verdict.spec, userns_range) {
+    if let Some(owner) = crate::stdio::host_owner(&p.spec, p.userns_range) {
         crate::stdio::give(owner);
     }
     // Entered on this thread, which forks the container's process; left when `entered` drops.
-    let entered = join::enter(&prejoin).map_err(|e| e.context(format!("create container {id}")))?;
+    let entered = join::enter(&p.prejoin).with_context(|| format!("create container {id}"))?;
     let built = builder
         .with_pid_file(opts.pid_file.as_ref())
         .and_then(|b| {
@@ -245,7 +359,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         })
         .and_then(|b| b.with_preserved_fds(opts.preserve_fds).validate_id())
         .and_then(|b| {
-            b.as_init(&effective)
+            b.as_init(&p.bundle)
                 .with_systemd(ctx.systemd_cgroup)
                 .with_detach(detach)
                 .with_no_pivot(opts.no_pivot)
@@ -253,35 +367,36 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         });
     drop(entered);
     // Our copies: the init holds its own. `start` must see end of file when the init execs.
-    drop(shim_exe);
+    drop(p.hooks.shim.take());
     drop(host_proc);
-    if built.is_ok() {
-        undo.state_dir = true;
-    }
     let built = built.map_err(|e| {
         // runtime.md lifecycle 3-5, 12-13: the container is gone; its poststop hooks run.
-        if let Some(h) = &caller_spec_hooks {
-            let state = hooks::stopped_state(id, &caller, &verdict.spec);
+        if let Some(h) = &p.hooks.spec_hooks {
+            let state = hooks::stopped_state(id, &p.caller, &p.spec);
             hooks::run_all("poststop", h.poststop().as_ref(), &state);
         }
         anyhow::Error::new(e).context(format!("create container {id}"))
     })?;
     let pid = built.pid().map_or(0, |p| p.as_raw());
-    led.init = crate::reap::init_record(pid, own_pidns);
-    ledger::write(&ctx.root, id, &led)
+    p.ledger.init = crate::reap::init_record(pid, p.own_pidns);
+    ledger::write(&ctx.root, id, &p.ledger)
         .with_context(|| format!("create container {id}: record its init in the ledger"))?;
     report
         .record(&built.root)
         .with_context(|| format!("create container {id}"))?;
-    drop(report);
-    compat
+    Ok(built)
+}
+
+/// Step 4: what libcontainer leaves out after create, and the spec later readers see.
+fn finish(ctx: &Ctx, id: &str, built: &Container, p: Prepared) -> Result<()> {
+    let pid = built.pid().map_or(0, |p| p.as_raw());
+    p.compat
         .after_create(pid)
         .with_context(|| format!("create container {id}"))?;
-    if let Some(spec) = lasting {
-        bundle::write_shadow(&ctx.root, id, &caller, &spec)?;
+    if let Some(spec) = p.lasting {
+        bundle::write_shadow(&ctx.root, id, &p.caller, &spec)?;
     }
-    undo.armed = false;
-    Ok(built)
+    Ok(())
 }
 
 /// The transaction of `create`: everything it acquires is keyed by the container's id (the

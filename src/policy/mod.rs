@@ -7,13 +7,15 @@
 pub mod load;
 pub mod rules;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use oci_spec::runtime::{Process, Spec};
 use serde::{Deserialize, Serialize};
 
+pub use crate::facts::{Facts, HostFacts};
 pub use load::{load, load_file, LoadError, DEFAULT_POLICY_PATH};
+pub use rules::RuleId;
 
 /// The annotation that selects a profile of the operator's policy.
 pub const PROFILE_ANNOTATION: &str = "io.hardened.profile";
@@ -203,14 +205,14 @@ impl Policy {
 /// One change the policy made to the caller's spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
-    pub rule: &'static str,
+    pub rule: RuleId,
     pub what: String,
 }
 
 /// One thing the policy refuses to run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
-    pub rule: &'static str,
+    pub rule: RuleId,
     pub what: String,
     /// The policy key (and value) that would allow it.
     pub allow: String,
@@ -223,26 +225,8 @@ pub struct Refusal {
 /// Something worth the operator's attention that does not stop the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
-    pub rule: &'static str,
+    pub rule: RuleId,
     pub what: String,
-}
-
-/// Facts about the host the rules need, gathered by the caller of `evaluate` (which does I/O so
-/// that `evaluate` does not).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostFacts {
-    /// Namespace paths in the spec that resolve to the host's own namespaces.
-    pub host_namespace_paths: BTreeSet<PathBuf>,
-    /// Bind-mount sources of the spec resolved through symlinks (source -> resolved path), so
-    /// that a symlink cannot hide a sensitive path.
-    pub canonical_sources: BTreeMap<PathBuf, PathBuf>,
-    /// The host ID range allocated (or, for `check`, that would be) for a new user namespace.
-    pub userns_range: Option<crate::userns::IdRange>,
-    /// The user namespace (`/proc/<pid>/ns/user`) of the container whose namespaces this one
-    /// joins: joined rather than made (`userns_range` is then that container's range).
-    pub userns_join: Option<PathBuf>,
-    /// Why no user namespace can be added (a joined namespace no user namespace could enter).
-    pub userns_blocked: Option<String>,
 }
 
 /// What `evaluate` looks at.
@@ -250,16 +234,18 @@ pub struct HostFacts {
 pub struct Input<'a> {
     pub spec: &'a Spec,
     pub container_id: &'a str,
-    pub host: HostFacts,
+    /// What the pipeline found out about the spec and the host (`crate::facts`).
+    pub facts: &'a Facts,
     /// The runtime was called with `--systemd-cgroup` (cgroupsPath is `slice:prefix:name`).
     pub systemd_cgroup: bool,
 }
 
-/// What the policy decided for one spec.
+/// What the policy decided for one spec (`Verdict<Spec>`) or one `exec`'d process
+/// (`Verdict<Process>`).
 #[derive(Debug, Clone)]
-pub struct Verdict {
-    /// The spec to run: the caller's, hardened.
-    pub spec: Spec,
+pub struct Verdict<T = Spec> {
+    /// What to run: the caller's spec or process, hardened.
+    pub hardened: T,
     pub mode: Mode,
     /// The profile that applied (None: the defaults).
     pub profile: Option<String>,
@@ -268,10 +254,22 @@ pub struct Verdict {
     pub warnings: Vec<Warning>,
 }
 
-impl Verdict {
+impl<T> Verdict<T> {
     /// Whether the container may run (refusals only stop it in enforce mode).
     pub fn allowed(&self) -> bool {
         allowed(self.mode, &self.refusals)
+    }
+
+    /// `hardened` as it is, with the findings so far: nothing else is evaluated.
+    fn early(hardened: T, mode: Mode, findings: Findings) -> Self {
+        Verdict {
+            hardened,
+            mode,
+            profile: None,
+            changes: findings.changes,
+            refusals: findings.refusals,
+            warnings: findings.warnings,
+        }
     }
 }
 
@@ -304,7 +302,7 @@ fn select_profile<'p>(
         Some(name) => match policy.profiles.get(name) {
             Some(rules) => Ok((Some(name.clone()), rules)),
             None => Err(Refusal {
-                rule: "profile",
+                rule: RuleId::Profile,
                 what: format!(
                     "the annotation {PROFILE_ANNOTATION}={name} names a profile that the policy does not define{}",
                     if policy.profiles.is_empty() {
@@ -339,7 +337,7 @@ pub fn evaluate(policy: &Policy, input: &Input) -> Verdict {
         policy_file: policy.file_name(),
         profile: None,
         container_id: input.container_id,
-        host: &input.host,
+        facts: input.facts,
         cgroup_parents: &policy.allowed_cgroup_parents,
         systemd_cgroup: input.systemd_cgroup,
     };
@@ -347,32 +345,18 @@ pub fn evaluate(policy: &Policy, input: &Input) -> Verdict {
     let mut findings = rules::run_host_safety(&ctx, &mut spec);
     if policy.mode == Mode::Permissive {
         findings.warnings.push(Warning {
-            rule: "mode",
+            rule: RuleId::Mode,
             what:
                 "permissive mode: no hardening at all, nothing refused but what endangers the host"
                     .into(),
         });
-        return Verdict {
-            spec,
-            mode: Mode::Permissive,
-            profile: None,
-            changes: findings.changes,
-            refusals: findings.refusals,
-            warnings: findings.warnings,
-        };
+        return Verdict::early(spec, Mode::Permissive, findings);
     }
     let (profile, rules) = match selected {
         Ok(p) => p,
         Err(refusal) => {
             findings.refusals.push(refusal);
-            return Verdict {
-                spec,
-                mode: policy.mode,
-                profile: None,
-                changes: findings.changes,
-                refusals: findings.refusals,
-                warnings: findings.warnings,
-            };
+            return Verdict::early(spec, policy.mode, findings);
         }
     };
     ctx.rules = rules;
@@ -382,76 +366,42 @@ pub fn evaluate(policy: &Policy, input: &Input) -> Verdict {
     findings.refusals.extend(more.refusals);
     findings.warnings.extend(more.warnings);
     Verdict {
-        spec,
-        mode: policy.mode,
         profile,
-        changes: findings.changes,
-        refusals: findings.refusals,
-        warnings: findings.warnings,
-    }
-}
-
-/// What the policy decided for one `exec`.
-#[derive(Debug, Clone)]
-pub struct ExecVerdict {
-    pub process: Process,
-    pub mode: Mode,
-    pub profile: Option<String>,
-    pub changes: Vec<Change>,
-    pub refusals: Vec<Refusal>,
-    pub warnings: Vec<Warning>,
-}
-
-impl ExecVerdict {
-    pub fn allowed(&self) -> bool {
-        allowed(self.mode, &self.refusals)
+        ..Verdict::early(spec, policy.mode, findings)
     }
 }
 
 /// Evaluate a process to be `exec`'d in a container whose (already hardened) spec is
 /// `container`: it gets the same treatment, and may not ask for more than the container got.
-pub fn evaluate_exec(policy: &Policy, container: &Spec, process: &Process) -> ExecVerdict {
+pub fn evaluate_exec(policy: &Policy, container: &Spec, process: &Process) -> Verdict<Process> {
     let mut process = process.clone();
     if policy.mode == Mode::Permissive {
-        return ExecVerdict {
-            process,
-            mode: Mode::Permissive,
-            profile: None,
-            changes: Vec::new(),
-            refusals: Vec::new(),
-            warnings: Vec::new(),
-        };
+        return Verdict::early(process, Mode::Permissive, Findings::default());
     }
     let (profile, rules) = match select_profile(policy, container) {
         Ok(p) => p,
         Err(refusal) => {
-            return ExecVerdict {
-                process,
-                mode: policy.mode,
-                profile: None,
-                changes: Vec::new(),
+            let findings = Findings {
                 refusals: vec![refusal],
-                warnings: Vec::new(),
-            }
+                ..Findings::default()
+            };
+            return Verdict::early(process, policy.mode, findings);
         }
     };
+    let facts = Facts::default();
     let ctx = rules::Ctx {
         rules,
         policy_file: policy.file_name(),
         profile: profile.as_deref(),
         container_id: "",
-        host: &HostFacts::default(),
+        facts: &facts,
         cgroup_parents: &policy.allowed_cgroup_parents,
         systemd_cgroup: false,
     };
     let findings = rules::run_exec(&ctx, container, &mut process);
-    ExecVerdict {
-        process,
-        mode: policy.mode,
+    Verdict {
         profile,
-        changes: findings.changes,
-        refusals: findings.refusals,
-        warnings: findings.warnings,
+        ..Verdict::early(process, policy.mode, findings)
     }
 }
 

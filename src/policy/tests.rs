@@ -20,19 +20,13 @@ fn fixture(name: &str) -> Spec {
 
 /// As the pipeline calls it: with a host ID range allocated for a new user namespace.
 fn eval_with(policy: &Policy, spec: &Spec) -> Verdict {
-    let host = HostFacts {
-        userns_range: Some(crate::userns::IdRange {
-            host_start: 1_000_000_000,
-            size: 65536,
-        }),
-        ..Default::default()
-    };
+    let facts = Facts::with_test_range(spec, HostFacts::default());
     evaluate(
         policy,
         &Input {
             spec,
             container_id: "71430d4d7bd0",
-            host,
+            facts: &facts,
             systemd_cgroup: false,
         },
     )
@@ -43,7 +37,7 @@ fn eval(spec: &Spec) -> Verdict {
 }
 
 fn refused_rules(v: &Verdict) -> BTreeSet<&'static str> {
-    v.refusals.iter().map(|r| r.rule).collect()
+    v.refusals.iter().map(|r| r.rule.as_str()).collect()
 }
 
 fn caps_of(spec: &Spec) -> HashSet<Capability> {
@@ -54,7 +48,7 @@ fn caps_of(spec: &Spec) -> HashSet<Capability> {
 fn docker_default_runs_hardened() {
     let v = eval(&fixture("default"));
     assert!(v.refusals.is_empty(), "{:?}", v.refusals);
-    let s = &v.spec;
+    let s = &v.hardened;
     let caps = s
         .process()
         .as_ref()
@@ -165,16 +159,13 @@ fn host_network_namespace_by_path_is_refused() {
     let path = PathBuf::from("/tmp/hd/exec/netns/default");
     let mut host = HostFacts::default();
     host.host_namespace_paths.insert(path);
-    host.userns_range = Some(crate::userns::IdRange {
-        host_start: 1_000_000_000,
-        size: 65536,
-    });
+    let facts = Facts::with_test_range(&spec, host);
     let v = evaluate(
         &Policy::default(),
         &Input {
             spec: &spec,
             container_id: "x",
-            host,
+            facts: &facts,
             systemd_cgroup: false,
         },
     );
@@ -202,7 +193,7 @@ fn refusal_names_the_key_that_allows_it() {
     let v = eval_with(&pol, &spec);
     assert!(v.refusals.is_empty(), "{:?}", v.refusals);
     assert_eq!(v.profile.as_deref(), Some("admin"));
-    assert_eq!(caps_of(&v.spec), HashSet::from([Capability::SysAdmin]));
+    assert_eq!(caps_of(&v.hardened), HashSet::from([Capability::SysAdmin]));
 }
 
 #[test]
@@ -214,12 +205,12 @@ fn allowed_capability_is_kept_only_when_asked_for() {
     .unwrap();
     let v = eval_with(&pol, &fixture("cap-net-bind"));
     assert_eq!(
-        caps_of(&v.spec),
+        caps_of(&v.hardened),
         HashSet::from([Capability::NetBindService])
     );
     let v = eval_with(&pol, &fixture("default"));
     assert_eq!(
-        caps_of(&v.spec),
+        caps_of(&v.hardened),
         HashSet::from([Capability::NetBindService])
     );
 }
@@ -244,8 +235,8 @@ fn audit_mode_hardens_but_runs_what_enforce_refuses() {
     assert!(v.allowed());
     assert_eq!(refused_rules(&v), BTreeSet::from(["capabilities"]));
     // SYS_ADMIN is kept (it runs as asked), the rest is still dropped and hardened.
-    assert_eq!(caps_of(&v.spec), HashSet::from([Capability::SysAdmin]));
-    assert_eq!(v.spec.root().as_ref().unwrap().readonly(), Some(true));
+    assert_eq!(caps_of(&v.hardened), HashSet::from([Capability::SysAdmin]));
+    assert_eq!(v.hardened.root().as_ref().unwrap().readonly(), Some(true));
 }
 
 #[test]
@@ -257,7 +248,7 @@ fn permissive_mode_changes_nothing() {
     let spec = fixture("privileged");
     let v = eval_with(&pol, &spec);
     assert!(v.allowed() && v.changes.is_empty() && v.refusals.is_empty());
-    assert_eq!(v.spec, spec);
+    assert_eq!(v.hardened, spec);
 }
 
 #[test]
@@ -300,8 +291,8 @@ fn pids_limit_is_set_and_lowered() {
             .unwrap()
             .limit()
     };
-    assert_eq!(limit(&v.spec), 4096);
-    let mut spec2 = v.spec.clone();
+    assert_eq!(limit(&v.hardened), 4096);
+    let mut spec2 = v.hardened.clone();
     let mut linux = spec2.linux().clone().unwrap();
     let mut res = linux.resources().clone().unwrap();
     let mut pids = oci_spec::runtime::LinuxPids::default();
@@ -309,7 +300,7 @@ fn pids_limit_is_set_and_lowered() {
     res.set_pids(Some(pids));
     linux.set_resources(Some(res));
     spec2.set_linux(Some(linux));
-    assert_eq!(limit(&eval(&spec2).spec), 50, "a lower limit is kept");
+    assert_eq!(limit(&eval(&spec2).hardened), 50, "a lower limit is kept");
 }
 
 fn docker_exec_process(caps: &[&str]) -> Process {
@@ -327,7 +318,7 @@ fn docker_exec_process(caps: &[&str]) -> Process {
 
 #[test]
 fn exec_gets_the_containers_treatment() {
-    let container = eval(&fixture("default")).spec;
+    let container = eval(&fixture("default")).hardened;
     // docker exec sends the container's configured (engine default) capabilities.
     let defaults: Vec<String> = rules::capabilities::ENGINE_DEFAULTS
         .iter()
@@ -336,12 +327,12 @@ fn exec_gets_the_containers_treatment() {
     let d: Vec<&str> = defaults.iter().map(String::as_str).collect();
     let v = evaluate_exec(&Policy::default(), &container, &docker_exec_process(&d));
     assert!(v.refusals.is_empty(), "{:?}", v.refusals);
-    assert!(requested(Some(&v.process)).is_empty());
-    assert_eq!(v.process.no_new_privileges(), Some(true));
+    assert!(requested(Some(&v.hardened)).is_empty());
+    assert_eq!(v.hardened.no_new_privileges(), Some(true));
 }
 
-fn refused_exec(v: &ExecVerdict) -> BTreeSet<&'static str> {
-    v.refusals.iter().map(|r| r.rule).collect()
+fn refused_exec(v: &Verdict<Process>) -> BTreeSet<&'static str> {
+    v.refusals.iter().map(|r| r.rule.as_str()).collect()
 }
 
 #[test]
@@ -360,7 +351,7 @@ fn lsm_unconfined_is_refused() {
 
 #[test]
 fn exec_asking_for_more_is_refused() {
-    let container = eval(&fixture("default")).spec;
+    let container = eval(&fixture("default")).hardened;
     let all: Vec<String> = rules::capabilities::all_known().iter().map(name).collect();
     let a: Vec<&str> = all.iter().map(String::as_str).collect();
     let v = evaluate_exec(&Policy::default(), &container, &docker_exec_process(&a));
@@ -409,9 +400,9 @@ fn hardened_spec_evaluates_to_itself() {
         "secrets",
     ] {
         let once = eval(&fixture(name));
-        let twice = eval(&once.spec);
+        let twice = eval(&once.hardened);
         assert!(twice.changes.is_empty(), "{name}: {:?}", twice.changes);
-        assert_eq!(twice.spec, once.spec, "{name}");
+        assert_eq!(twice.hardened, once.hardened, "{name}");
     }
 }
 
@@ -492,7 +483,7 @@ proptest! {
     #[test]
     fn verdict_never_weaker_and_idempotent(spec in arb_spec()) {
         let v = eval(&spec);
-        let out = &v.spec;
+        let out = &v.hardened;
         // capabilities: a subset of what was asked
         prop_assert!(caps_of(out).is_subset(&caps_of(&spec)));
         if v.refusals.is_empty() {
@@ -526,7 +517,7 @@ fn eval_userns(policy: &Policy, spec: &Spec) -> Verdict {
 fn a_user_namespace_is_added_with_the_allocated_range() {
     let v = eval_userns(&Policy::default(), &fixture("default"));
     assert!(v.refusals.is_empty(), "{:?}", v.refusals);
-    let linux = v.spec.linux().as_ref().unwrap();
+    let linux = v.hardened.linux().as_ref().unwrap();
     let ns = linux.namespaces().as_ref().unwrap();
     assert!(ns.iter().any(|n| n.typ() == LinuxNamespaceType::User));
     let m = &linux.uid_mappings().as_ref().unwrap()[0];
@@ -544,7 +535,7 @@ fn a_user_namespace_is_added_with_the_allocated_range() {
         "0 65535"
     );
     // Evaluating the hardened spec again changes nothing (it has a user namespace now).
-    assert!(eval(&v.spec).changes.is_empty());
+    assert!(eval(&v.hardened).changes.is_empty());
 }
 
 #[test]
@@ -570,7 +561,7 @@ fn an_engine_user_namespace_is_honoured_but_host_root_in_it_is_refused() {
     let v = eval_userns(&Policy::default(), &spec);
     assert!(v.refusals.is_empty(), "{:?}", v.refusals);
     assert_eq!(
-        v.spec
+        v.hardened
             .linux()
             .as_ref()
             .unwrap()
@@ -600,7 +591,8 @@ fn a_profile_can_turn_the_user_namespace_off() {
     ));
     let v = eval_with(&pol, &spec);
     assert!(v.refusals.is_empty());
-    assert!(!rules::user_namespace::has_user_namespace(&v.spec));
+    let facts = crate::facts::SpecFacts::of(&v.hardened, &HostFacts::default());
+    assert!(facts.user_namespace.is_none());
 }
 
 #[test]
@@ -637,14 +629,14 @@ fn a_privileged_pod_without_every_capability_is_still_privileged_mode() {
 
     // Every device alone, or CAP_SYS_ADMIN alone, is not privileged mode (other rules judge it).
     let mut devices_only = fixture("device-vda");
-    assert!(!rules::privileged::is_privileged(&devices_only));
+    assert!(!crate::facts::is_privileged(&devices_only));
     let sys_admin_only = fixture("cap-sys-admin");
-    assert!(!rules::privileged::is_privileged(&sys_admin_only));
+    assert!(!crate::facts::is_privileged(&sys_admin_only));
     if let Some(mut linux) = devices_only.linux().clone() {
         linux.set_resources(spec.linux().as_ref().and_then(|l| l.resources().clone()));
         devices_only.set_linux(Some(linux));
     }
-    assert!(!rules::privileged::is_privileged(&devices_only));
+    assert!(!crate::facts::is_privileged(&devices_only));
 }
 
 fn with_cgroups_path(spec: &Spec, path: &str) -> Spec {

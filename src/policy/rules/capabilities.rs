@@ -7,12 +7,10 @@ use std::collections::HashSet;
 
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process, Spec};
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "capabilities";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "capabilities dropped, dangerous ones refused",
+    id: RuleId::Capabilities,
     evaluate,
 };
 

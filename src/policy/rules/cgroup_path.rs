@@ -18,12 +18,10 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "cgroup-path";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "the container's cgroup is its own, below the hierarchy root and the allowed parents",
+    id: RuleId::CgroupPath,
     evaluate,
 };
 

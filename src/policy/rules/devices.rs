@@ -5,12 +5,10 @@
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, Spec};
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "devices";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "no host devices beyond the standard set",
+    id: RuleId::Devices,
     evaluate,
 };
 

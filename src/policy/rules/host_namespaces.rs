@@ -5,12 +5,10 @@
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "host-namespaces";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "no host namespaces",
+    id: RuleId::HostNamespaces,
     evaluate,
 };
 
@@ -39,7 +37,7 @@ fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
             Some(n) => n
                 .path()
                 .as_ref()
-                .is_some_and(|p| ctx.host.host_namespace_paths.contains(p)),
+                .is_some_and(|p| ctx.facts.host.host_namespace_paths.contains(p)),
         };
         if host && !ctx.rules.allow_host_namespaces.iter().any(|a| a == name) {
             out.refuse(

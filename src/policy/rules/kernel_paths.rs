@@ -8,12 +8,10 @@ use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
-use super::{made_by_docker, Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "kernel-paths";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "masked and read-only kernel paths",
+    id: RuleId::KernelPaths,
     evaluate,
 };
 
@@ -55,7 +53,7 @@ fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
     let mut linux = spec.linux().clone().unwrap_or_default();
     let mut masked = linux.masked_paths().clone().unwrap_or_default();
     let mut readonly = linux.readonly_paths().clone().unwrap_or_default();
-    if masked.is_empty() && readonly.is_empty() && made_by_docker(spec) {
+    if masked.is_empty() && readonly.is_empty() && ctx.facts.spec.made_by_docker {
         if !ctx.rules.allow_unconfined_systempaths {
             out.refuse(
                 "unmasked, writable kernel paths such as /proc/sys and /proc/kcore (--security-opt systempaths=unconfined)",

@@ -3,12 +3,10 @@
 
 use oci_spec::runtime::{Process, Spec};
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "lsm";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "no unconfined LSM profile",
+    id: RuleId::Lsm,
     evaluate,
 };
 

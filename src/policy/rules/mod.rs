@@ -18,8 +18,115 @@ pub mod sensitive_mounts;
 pub mod user_namespace;
 
 use oci_spec::runtime::{Process, Spec};
+use serde::{Serialize, Serializer};
 
-use super::{Change, Findings, HostFacts, Refusal, Rules, Warning};
+use super::{Change, Findings, Refusal, Rules, Warning};
+use crate::facts::Facts;
+
+/// The rules' IDs: the names that refusal messages, `check`, the audit log and
+/// docs/policy.md use (a test keeps docs/policy.md's table in step with `ALL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleId {
+    CgroupPath,
+    Privileged,
+    UserNamespace,
+    Capabilities,
+    NoNewPrivileges,
+    HostNamespaces,
+    SensitiveMounts,
+    Devices,
+    ReadonlyRootfs,
+    PidsLimit,
+    Seccomp,
+    KernelPaths,
+    Lsm,
+    SecretsEnv,
+    /// Not a rule: the policy's mode (permissive mode's warning).
+    Mode,
+    /// Not a rule: the profile annotation names no profile of the policy.
+    Profile,
+}
+
+impl RuleId {
+    /// Every rule, in the order the docs list them.
+    pub const ALL: &'static [RuleId] = &[
+        RuleId::CgroupPath,
+        RuleId::UserNamespace,
+        RuleId::Privileged,
+        RuleId::Capabilities,
+        RuleId::NoNewPrivileges,
+        RuleId::HostNamespaces,
+        RuleId::SensitiveMounts,
+        RuleId::Devices,
+        RuleId::ReadonlyRootfs,
+        RuleId::PidsLimit,
+        RuleId::Seccomp,
+        RuleId::KernelPaths,
+        RuleId::Lsm,
+        RuleId::SecretsEnv,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RuleId::CgroupPath => "cgroup-path",
+            RuleId::Privileged => "privileged",
+            RuleId::UserNamespace => "user-namespace",
+            RuleId::Capabilities => "capabilities",
+            RuleId::NoNewPrivileges => "no-new-privileges",
+            RuleId::HostNamespaces => "host-namespaces",
+            RuleId::SensitiveMounts => "sensitive-mounts",
+            RuleId::Devices => "devices",
+            RuleId::ReadonlyRootfs => "readonly-rootfs",
+            RuleId::PidsLimit => "pids-limit",
+            RuleId::Seccomp => "seccomp",
+            RuleId::KernelPaths => "kernel-paths",
+            RuleId::Lsm => "lsm",
+            RuleId::SecretsEnv => "secrets-env",
+            RuleId::Mode => "mode",
+            RuleId::Profile => "profile",
+        }
+    }
+
+    /// What the rule gives a container, in one line.
+    pub const fn title(self) -> &'static str {
+        match self {
+            RuleId::CgroupPath => "the container's cgroup is its own, below the hierarchy root and the allowed parents",
+            RuleId::Privileged => "no privileged mode",
+            RuleId::UserNamespace => "a user namespace with a host ID range of its own",
+            RuleId::Capabilities => "capabilities dropped, dangerous ones refused",
+            RuleId::NoNewPrivileges => "no_new_privs on every process",
+            RuleId::HostNamespaces => "no host namespaces",
+            RuleId::SensitiveMounts => "no bind mounts of sensitive host paths",
+            RuleId::Devices => "no host devices beyond the standard set",
+            RuleId::ReadonlyRootfs => "read-only root filesystem with tmpfs scratch space",
+            RuleId::PidsLimit => "pids limit",
+            RuleId::Seccomp => "seccomp filter: built-in default, baseline merged into the caller's",
+            RuleId::KernelPaths => "masked and read-only kernel paths",
+            RuleId::Lsm => "no unconfined LSM profile",
+            RuleId::SecretsEnv => "no secrets in environment variables",
+            RuleId::Mode => "the policy's mode",
+            RuleId::Profile => "the profile named by the annotation io.hardened.profile",
+        }
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// What a rule sees besides the spec.
 pub struct Ctx<'a> {
@@ -29,7 +136,8 @@ pub struct Ctx<'a> {
     /// The selected profile (None: the defaults).
     pub profile: Option<&'a str>,
     pub container_id: &'a str,
-    pub host: &'a HostFacts,
+    /// What the pipeline found out about the spec and the host (`crate::facts`).
+    pub facts: &'a Facts,
     /// The policy's `allowed_cgroup_parents` (top level: a profile cannot widen it).
     pub cgroup_parents: &'a [String],
     /// The runtime was called with `--systemd-cgroup`.
@@ -50,7 +158,7 @@ impl Ctx<'_> {
 
 /// Collects one rule's findings under its ID.
 pub struct Out<'a> {
-    rule: &'static str,
+    rule: RuleId,
     findings: &'a mut Findings,
 }
 
@@ -91,8 +199,7 @@ impl Out<'_> {
 
 /// A container rule.
 pub struct Rule {
-    pub id: &'static str,
-    pub title: &'static str,
+    pub id: RuleId,
     pub evaluate: fn(&Ctx, &mut Spec, &mut Out),
 }
 
@@ -138,35 +245,47 @@ pub const RULES: &[Rule] = &[
 /// Run every rule on `spec`.
 pub fn run(ctx: &Ctx, spec: &mut Spec) -> Findings {
     let mut findings = Findings::default();
-    if privileged::is_privileged(spec) && ctx.rules.allow_privileged {
+    if ctx.facts.spec.privileged && ctx.rules.allow_privileged {
         findings.warnings.push(Warning {
-            rule: privileged::ID,
+            rule: RuleId::Privileged,
             what: "privileged container allowed by policy (allow_privileged): it runs as asked, without hardening".into(),
         });
         return findings;
     }
-    if privileged::is_privileged(spec) {
+    if ctx.facts.spec.privileged {
         // A privileged config switches every wall off; it is refused as one thing (the other
         // rules would list every capability and host device), and in audit mode it runs as
         // asked: it cannot be partly hardened.
-        let mut out = Out {
-            rule: privileged::ID,
-            findings: &mut findings,
-        };
-        (privileged::RULE.evaluate)(ctx, spec, &mut out);
+        run_each(&[privileged::RULE], ctx, spec, &mut findings);
         return findings;
     }
     run_each(RULES, ctx, spec, &mut findings);
     findings
 }
 
+/// A rule for the process of an `exec`.
+type ExecRule = (RuleId, fn(&Ctx, &Spec, &mut Process, &mut Out));
+
+/// The rules that apply to an `exec`'d process, in the order they run.
+const EXEC_RULES: &[ExecRule] = &[
+    (RuleId::Capabilities, capabilities::evaluate_exec),
+    (RuleId::NoNewPrivileges, |ctx, _, p, out| {
+        no_new_privileges::evaluate_process(ctx, p, out)
+    }),
+    (RuleId::Lsm, |ctx, _, p, out| {
+        lsm::evaluate_process(ctx, p, out)
+    }),
+    (RuleId::SecretsEnv, |ctx, _, p, out| {
+        secrets_env::evaluate_process(ctx, p, out)
+    }),
+];
+
 /// Run the rules that apply to an `exec`'d process of a container whose spec is `container`.
 pub fn run_exec(ctx: &Ctx, container: &Spec, process: &mut Process) -> Findings {
     let mut findings = Findings::default();
-    let all = capabilities::requested(Some(process));
-    if capabilities::classic().iter().all(|c| all.contains(c)) && !ctx.rules.allow_privileged {
+    if crate::facts::asks_every_capability(process) && !ctx.rules.allow_privileged {
         let mut out = Out {
-            rule: privileged::ID,
+            rule: RuleId::Privileged,
             findings: &mut findings,
         };
         out.refuse(
@@ -175,45 +294,12 @@ pub fn run_exec(ctx: &Ctx, container: &Spec, process: &mut Process) -> Findings 
         );
         return findings;
     }
-    let mut out = Out {
-        rule: capabilities::ID,
-        findings: &mut findings,
-    };
-    capabilities::evaluate_exec(ctx, container, process, &mut out);
-    let mut out = Out {
-        rule: no_new_privileges::ID,
-        findings: &mut findings,
-    };
-    no_new_privileges::evaluate_process(ctx, process, &mut out);
-    let mut out = Out {
-        rule: lsm::ID,
-        findings: &mut findings,
-    };
-    lsm::evaluate_process(ctx, process, &mut out);
-    let mut out = Out {
-        rule: secrets_env::ID,
-        findings: &mut findings,
-    };
-    secrets_env::evaluate_process(ctx, process, &mut out);
+    for (rule, evaluate) in EXEC_RULES {
+        let mut out = Out {
+            rule: *rule,
+            findings: &mut findings,
+        };
+        evaluate(ctx, container, process, &mut out);
+    }
     findings
-}
-
-/// Whether the spec was made by dockerd: Docker always adds its `libnetwork-setkey` prestart
-/// hook. Docker also always sends its default seccomp profile and masked paths unless the user
-/// opted out (`--security-opt seccomp=unconfined`, `systempaths=unconfined`, `--privileged`),
-/// so for Docker an absent one is an explicit opt-out.
-pub fn made_by_docker(spec: &Spec) -> bool {
-    let Some(hooks) = spec.hooks() else {
-        return false;
-    };
-    [hooks.prestart(), hooks.create_runtime()]
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|h| {
-            h.args()
-                .as_ref()
-                .and_then(|a| a.first())
-                .is_some_and(|a| a == "libnetwork-setkey")
-        })
 }

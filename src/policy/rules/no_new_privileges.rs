@@ -3,12 +3,10 @@
 
 use oci_spec::runtime::{Process, Spec};
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "no-new-privileges";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "no_new_privs on every process",
+    id: RuleId::NoNewPrivileges,
     evaluate,
 };
 

@@ -3,12 +3,10 @@
 
 use oci_spec::runtime::{LinuxPids, Spec};
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "pids-limit";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "pids limit",
+    id: RuleId::PidsLimit,
     evaluate,
 };
 

@@ -9,12 +9,10 @@ use std::path::Path;
 
 use oci_spec::runtime::{Mount, MountBuilder, Root, Spec};
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "readonly-rootfs";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "read-only root filesystem with tmpfs scratch space",
+    id: RuleId::ReadonlyRootfs,
     evaluate,
 };
 

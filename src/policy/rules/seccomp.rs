@@ -6,13 +6,11 @@
 
 use oci_spec::runtime::Spec;
 
-use super::{made_by_docker, Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 use crate::seccomp;
 
-pub const ID: &str = "seccomp";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "seccomp filter: built-in default, baseline merged into the caller's",
+    id: RuleId::Seccomp,
     evaluate,
 };
 
@@ -20,7 +18,7 @@ fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
     let mut linux = spec.linux().clone().unwrap_or_default();
     match linux.seccomp().clone() {
         None => {
-            if made_by_docker(spec) {
+            if ctx.facts.spec.made_by_docker {
                 if !ctx.rules.allow_unconfined_seccomp {
                     out.refuse(
                         "running without a seccomp filter (--security-opt seccomp=unconfined)",

@@ -4,13 +4,11 @@
 
 use oci_spec::runtime::{Process, Spec};
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 use crate::policy::SecretAction;
 
-pub const ID: &str = "secrets-env";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "no secrets in environment variables",
+    id: RuleId::SecretsEnv,
     evaluate,
 };
 

@@ -10,12 +10,10 @@ use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{Mount, Spec};
 
-use super::{Ctx, Out, Rule};
+use super::{Ctx, Out, Rule, RuleId};
 
-pub const ID: &str = "sensitive-mounts";
 pub const RULE: Rule = Rule {
-    id: ID,
-    title: "no bind mounts of sensitive host paths",
+    id: RuleId::SensitiveMounts,
     evaluate,
 };
 
@@ -138,7 +136,7 @@ fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
         }
         let Some(source) = m.source() else { continue };
         let lexical = normalize(source);
-        let resolved = ctx.host.canonical_sources.get(source).cloned();
+        let resolved = ctx.facts.host.canonical_sources.get(source).cloned();
         let candidates = std::iter::once(lexical.clone()).chain(resolved);
         for path in candidates {
             let allowed = ctx
