@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::cli::Check;
 use crate::pipeline;
-use crate::policy::Policy;
+use crate::policy::{Policy, Verdict};
 
 pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> Result<i32> {
     let path: &Path = &a.path;
@@ -47,38 +47,44 @@ pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> R
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        println!(
-            "policy:  {}\nmode:    {}\nprofile: {}",
-            policy.file_name(),
-            serde_json::to_value(v.mode)?.as_str().unwrap_or("?"),
-            v.profile.as_deref().unwrap_or("(defaults)")
-        );
-        if let Some(m) = &unsafe_msg {
-            println!("runtime check failed: {m}");
-        }
-        println!("changes ({}):", v.changes.len());
-        for c in &v.changes {
-            println!("  [{}] {}", c.rule, c.what);
-        }
-        println!("refusals ({}):", v.refusals.len());
-        for r in &v.refusals {
-            println!(
-                "  [{}] {}\n      to allow it, set {}",
-                r.rule, r.what, r.allow
-            );
-        }
-        println!("warnings ({}):", v.warnings.len());
-        for w in &v.warnings {
-            println!("  [{}] {}", w.rule, w.what);
-        }
-        println!(
-            "verdict: {}",
-            match (allowed, v.refusals.is_empty()) {
-                (true, true) => "would run (hardened as above)",
-                (true, false) => "would run (audit mode: enforce would refuse it)",
-                (false, _) => "would be refused",
-            }
-        );
+        print_text(policy, &v, unsafe_msg.as_deref(), allowed)?;
     }
     Ok(if allowed { 0 } else { 1 })
+}
+
+/// The verdict for a terminal.
+fn print_text(policy: &Policy, v: &Verdict, unsafe_msg: Option<&str>, allowed: bool) -> Result<()> {
+    println!(
+        "policy:  {}\nmode:    {}\nprofile: {}",
+        policy.file_name(),
+        serde_json::to_value(v.mode)?.as_str().unwrap_or("?"),
+        v.profile.as_deref().unwrap_or("(defaults)")
+    );
+    if let Some(m) = unsafe_msg {
+        println!("runtime check failed: {m}");
+    }
+    println!("changes ({}):", v.changes.len());
+    for c in &v.changes {
+        println!("  [{}] {}", c.rule, c.what);
+    }
+    println!("refusals ({}):", v.refusals.len());
+    for r in &v.refusals {
+        println!(
+            "  [{}] {}\n      to allow it, set {}",
+            r.rule, r.what, r.allow
+        );
+    }
+    println!("warnings ({}):", v.warnings.len());
+    for w in &v.warnings {
+        println!("  [{}] {}", w.rule, w.what);
+    }
+    println!(
+        "verdict: {}",
+        match (allowed, v.refusals.is_empty()) {
+            (true, true) => "would run (hardened as above)",
+            (true, false) => "would run (audit mode: enforce would refuse it)",
+            (false, _) => "would be refused",
+        }
+    );
+    Ok(())
 }

@@ -303,3 +303,40 @@ pub fn run_exec(ctx: &Ctx, container: &Spec, process: &mut Process) -> Findings 
     }
     findings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rule that runs has an ID in `RuleId::ALL`, and every ID there runs.
+    #[test]
+    fn the_rule_tables_and_the_ids_agree() {
+        let mut running: Vec<RuleId> = HOST_SAFETY_RULES.iter().map(|r| r.id).collect();
+        running.extend(RULES.iter().map(|r| r.id));
+        running.sort();
+        let mut all = RuleId::ALL.to_vec();
+        all.sort();
+        assert_eq!(running, all);
+    }
+
+    /// docs/policy.md's table of rules lists the IDs of `RuleId::ALL` in order (then the
+    /// `profile` annotation's refusal): the docs cannot name a rule that does not exist or miss
+    /// one.
+    #[test]
+    fn docs_policy_md_lists_every_rule() {
+        let doc = include_str!("../../../docs/policy.md");
+        let section = doc
+            .split("\n## Rules\n")
+            .nth(1)
+            .expect("docs/policy.md has a ## Rules section");
+        let documented: Vec<&str> = section
+            .lines()
+            .take_while(|l| !l.starts_with("## "))
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        let mut expected: Vec<&str> = RuleId::ALL.iter().map(|r| r.as_str()).collect();
+        expected.push(RuleId::Profile.as_str());
+        assert_eq!(documented, expected);
+    }
+}
