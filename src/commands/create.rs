@@ -34,7 +34,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     if dir.exists() {
         bail!("container with id {id} already exists: pick another id or delete it first");
     }
-    let _prewarm = super::cgroup::prewarm_attach();
+    let _prewarm = crate::cgroup::prewarm_attach();
     // From here on, whatever create acquires (user-namespace range, shadow bundle, ledger,
     // cgroup, processes, state) is undone by this guard unless create succeeds.
     let mut undo = Undo {
@@ -182,7 +182,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         .as_ref()
         .and_then(|l| l.cgroups_path().clone());
     let cgroup_path = libcontainer::utils::get_cgroup_path(&cgroups_path, id);
-    let cgroup_preexisting = super::cgroup::exists(&cgroup_path, ctx.systemd_cgroup);
+    let cgroup_preexisting = crate::cgroup::exists(&cgroup_path, ctx.systemd_cgroup);
     // The ledger, before libcontainer makes the cgroup or any process: a forced delete of a
     // create killed from here on finds them through it.
     let own_pidns = verdict
