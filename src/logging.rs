@@ -490,7 +490,9 @@ mod tests {
         // This process records nothing: only its forks do.
         detail::record("not kept", None);
         assert_eq!(detail::get(), None);
-        // SAFETY: the child only records into the shared page and _exits; it is waited for.
+        // SAFETY: the child only formats its text (glibc's malloc resets its locks in the child
+        // at a fork), stores it into the shared page through atomics and _exits; it takes no
+        // other lock that another test's thread might have held at the fork.
         match unsafe { nix::unistd::fork() }.expect("fork") {
             nix::unistd::ForkResult::Child => {
                 detail::record("first", None);
