@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bundle;
+pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod compat;

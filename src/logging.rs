@@ -344,21 +344,22 @@ fn wrapper_at(s: &str) -> Option<(&str, usize)> {
 /// The first error a container's process reported, shared with the runtime's process.
 mod detail {
     use std::num::NonZeroUsize;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
     use std::sync::OnceLock;
 
     const PAGE: usize = 4096;
     const HEAD: usize = 12;
 
+    /// The shared page: three counters (state, length of the text, whether the text has an
+    /// `err` field), then the text. Only ever accessed through atomics, in this process and in
+    /// its forks (which share the page, `MAP_SHARED`).
     struct Shared {
-        page: *mut u8,
+        head: &'static [AtomicU32; 3],
+        text: &'static [AtomicU8],
         pid: u32,
     }
-    // SAFETY: the page is written only through the atomics' protocol below.
-    unsafe impl Send for Shared {}
-    unsafe impl Sync for Shared {}
 
-    static SHARED: OnceLock<Shared> = OnceLock::new();
+    static SHARED: OnceLock<Option<Shared>> = OnceLock::new();
 
     /// A shared anonymous page, inherited by the forks libcontainer makes (and gone at their
     /// `execve`): no descriptor, nothing the container can reach.
@@ -366,7 +367,8 @@ mod detail {
         SHARED.get_or_init(|| {
             use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
             let len = NonZeroUsize::new(PAGE).unwrap_or(NonZeroUsize::MIN);
-            // SAFETY: a fresh anonymous mapping, never unmapped.
+            // SAFETY: with no address hint the kernel places a new mapping where nothing is
+            // mapped, so no memory Rust already uses changes.
             let page = unsafe {
                 mmap_anonymous(
                     None,
@@ -374,35 +376,40 @@ mod detail {
                     ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
                     MapFlags::MAP_SHARED,
                 )
-            };
-            Shared {
-                page: page.map_or(std::ptr::null_mut(), |p| p.as_ptr().cast()),
-                pid: std::process::id(),
             }
+            .ok()?;
+            let p = page.as_ptr().cast::<u8>();
+            // SAFETY: the mapping is PAGE readable and writable bytes, zero-filled and
+            // page-aligned (so aligned for AtomicU32), never unmapped (it lives as long as the
+            // process: 'static); AtomicU32 and AtomicU8 have the size and alignment of u32 and u8,
+            // for which every bit pattern is valid; [0, HEAD) and [HEAD, PAGE) do not overlap,
+            // and nothing reaches the page other than through these shared references to atomics.
+            let (head, text) = unsafe {
+                (
+                    &*p.cast::<[AtomicU32; 3]>(),
+                    std::slice::from_raw_parts(p.add(HEAD).cast::<AtomicU8>(), PAGE - HEAD),
+                )
+            };
+            Some(Shared {
+                head,
+                text,
+                pid: std::process::id(),
+            })
         });
     }
 
-    fn atomics(s: &Shared) -> Option<(&AtomicU32, &AtomicU32, &AtomicU32)> {
-        if s.page.is_null() {
-            return None;
-        }
-        // SAFETY: the page is PAGE bytes, aligned, and lives as long as the process.
-        unsafe {
-            let p = s.page.cast::<AtomicU32>();
-            Some((&*p, &*p.add(1), &*p.add(2)))
-        }
+    fn shared() -> Option<&'static Shared> {
+        SHARED.get()?.as_ref()
     }
 
     /// In a fork of the runtime: keep the first error message, and the first `err` field after
     /// it.
     pub fn record(msg: &str, err: Option<&str>) {
-        let Some(s) = SHARED.get() else { return };
+        let Some(s) = shared() else { return };
         if std::process::id() == s.pid {
             return;
         }
-        let Some((state, len, has_err)) = atomics(s) else {
-            return;
-        };
+        let [state, len, has_err] = s.head;
         // 0: empty, 1: being written, 2: written.
         if state
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
@@ -433,24 +440,25 @@ mod detail {
         let room = (PAGE - HEAD).saturating_sub(at);
         let text = crate::oneline::clip(text, room);
         let n = text.len().min(room);
-        // SAFETY: at + n <= PAGE - HEAD, inside the page.
-        unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr(), s.page.add(HEAD + at), n);
+        for (slot, b) in s.text.iter().skip(at).zip(&text.as_bytes()[..n]) {
+            slot.store(*b, Ordering::Relaxed);
         }
         n
     }
 
     /// The detail recorded by a fork of this process, if any.
     pub fn get() -> Option<String> {
-        let s = SHARED.get()?;
-        let (state, len, _) = atomics(s)?;
+        let s = shared()?;
+        let [state, len, _] = s.head;
         if state.load(Ordering::Acquire) != 2 {
             return None;
         }
         let n = (len.load(Ordering::Acquire) as usize).min(PAGE - HEAD);
-        // SAFETY: n bytes inside the page, written before `state` was set to 2.
-        let bytes = unsafe { std::slice::from_raw_parts(s.page.add(HEAD), n) };
-        Some(String::from_utf8_lossy(bytes).into_owned())
+        let bytes: Vec<u8> = s.text[..n]
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
@@ -475,6 +483,30 @@ pub fn final_error(e: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fork_reports_its_first_error_and_the_first_cause_after_it() {
+        detail::init();
+        // This process records nothing: only its forks do.
+        detail::record("not kept", None);
+        assert_eq!(detail::get(), None);
+        // SAFETY: the child only formats its text (glibc's malloc resets its locks in the child
+        // at a fork), stores it into the shared page through atomics and _exits; it takes no
+        // other lock that another test's thread might have held at the fork.
+        match unsafe { nix::unistd::fork() }.expect("fork") {
+            nix::unistd::ForkResult::Child => {
+                detail::record("first", None);
+                detail::record("second", Some("the cause"));
+                detail::record("third", Some("another cause"));
+                // SAFETY: ends the forked child without running the parent's exit handlers.
+                unsafe { libc::_exit(0) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                nix::sys::wait::waitpid(child, None).expect("wait");
+            }
+        }
+        assert_eq!(detail::get().as_deref(), Some("first: the cause"));
+    }
 
     #[test]
     fn json_line_has_runc_keys() {

@@ -19,15 +19,14 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use procfs::FromRead;
-
 use crate::ledger::{Init, Ledger};
 use crate::policy::rules::cgroup_path::{self, CgroupPath};
+use crate::userns::join::{related_ns, NsRelation};
 
 /// A namespace's identity: the device and inode of its `/proc/<pid>/ns/*` file.
 pub type NsId = (u64, u64);
@@ -233,11 +232,12 @@ fn checked(id: &str, raw: &Path, systemd: bool) -> Result<CgroupPath, ReapError>
     })
 }
 
-/// Send `signal` through a pidfd; false when the process is gone.
+/// Send `signal` through a pidfd; false when the process is gone (or `signal` has no name).
 fn send(fd: &OwnedFd, signal: i32) -> bool {
-    // SAFETY: `signal` is a signal number that libcontainer's `Signal` (or our own constant)
-    // validated: 1..=64 and not 0.
-    let sig = unsafe { rustix::process::Signal::from_raw_unchecked(signal) };
+    // Every caller's signal is a named one (nix's `Signal`, SIGKILL): 1..=31.
+    let Some(sig) = rustix::process::Signal::from_named_raw(signal) else {
+        return false;
+    };
     rustix::process::pidfd_send_signal(fd, sig).is_ok()
 }
 
@@ -376,29 +376,21 @@ fn in_pidns(pid: i32, ns: NsId) -> bool {
         if (st.st_dev, st.st_ino) == ns {
             return true;
         }
-        // SAFETY: NS_GET_PARENT takes no argument and returns a new descriptor (or -1); the
-        // descriptor is owned from here on.
-        let parent = unsafe { libc::ioctl(fd.as_raw_fd(), libc::NS_GET_PARENT) };
-        if parent < 0 {
-            return false;
+        match related_ns(fd.as_fd(), NsRelation::Parent) {
+            Ok(parent) => fd = parent,
+            Err(_) => return false,
         }
-        // SAFETY: `parent` is a fresh descriptor that nothing else owns.
-        fd = unsafe { OwnedFd::from_raw_fd(parent) };
     }
     false
 }
 
 /// Whether `/proc/<pid>/cgroup` puts the process in `rel` or below, in any hierarchy.
 fn in_cgroup(pid: i32, rel: &Path) -> bool {
-    let Ok(file) = fs::File::open(format!("/proc/{pid}/cgroup")) else {
-        return false;
-    };
-    let Ok(groups) = procfs::ProcessCGroups::from_read(file) else {
+    let Ok(groups) = procfs::process::Process::new(pid).and_then(|p| p.cgroups()) else {
         return false;
     };
     groups
-        .0
-        .iter()
+        .into_iter()
         .any(|g| Path::new(&g.pathname).starts_with(rel))
 }
 
@@ -551,6 +543,16 @@ mod tests {
     }
 
     #[test]
+    fn every_signal_kill_takes_has_a_name() {
+        // `send` sends only named signals: every signal `kill` parses (nix's) is one.
+        for sig in nix::sys::signal::Signal::iterator() {
+            let raw = sig as i32;
+            let named = rustix::process::Signal::from_named_raw(raw).map(|s| s.as_raw());
+            assert_eq!(named, Some(raw), "{sig}");
+        }
+    }
+
+    #[test]
     fn unsafe_recorded_cgroups_signal_nothing() {
         for raw in ["/", "//", "/..", "a/../..", ""] {
             let l = Ledger {
@@ -588,12 +590,10 @@ mod tests {
         let ns = ns_id("/proc/self/ns/pid").expect("ns");
         assert!(in_pidns(me, ns));
         assert!(!in_pidns(me, (0, 0)));
-        let text = fs::read_to_string("/proc/self/cgroup").expect("read");
-        let own = text
-            .lines()
-            .next()
-            .and_then(|l| l.splitn(3, ':').nth(2))
-            .expect("line");
+        let groups = procfs::process::Process::myself()
+            .and_then(|p| p.cgroups())
+            .expect("cgroups");
+        let own = &groups.0.first().expect("a cgroup").pathname;
         assert!(in_cgroup(me, Path::new(own)));
         assert!(!in_cgroup(me, Path::new("/hardened-no-such-cgroup")));
         let init = init_record(me, true).expect("record");

@@ -17,10 +17,10 @@
 //!
 //! Only commands that put a process into a container need this (`create`, `run`, `exec`).
 
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io::{Read, Seek};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
@@ -29,6 +29,11 @@ use anyhow::{bail, Context, Result};
 /// Set in the environment of the re-executed process to detect a loop.
 const REEXEC_ENV: &str = "_HARDENED_SEALED";
 const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+/// The seals that make a memfd unwritable for good.
+const SEALS: rustix::fs::SealFlags = rustix::fs::SealFlags::WRITE
+    .union(rustix::fs::SealFlags::GROW)
+    .union(rustix::fs::SealFlags::SHRINK)
+    .union(rustix::fs::SealFlags::SEAL);
 
 /// How `/proc/self/exe` of this process is protected, if at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,11 +48,8 @@ pub enum Protection {
 
 /// What protects the binary behind `exe` (an open `/proc/<pid>/exe`).
 pub fn protection_of(exe: &File) -> Result<Protection> {
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    if seals >= 0 {
-        let needed =
-            libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL;
-        return Ok(if seals & needed == needed {
+    if let Ok(seals) = rustix::fs::fcntl_get_seals(exe) {
+        return Ok(if seals.contains(SEALS) {
             Protection::SealedMemfd
         } else {
             Protection::None
@@ -87,10 +89,6 @@ pub fn ensure_sealed(spare_dir: &Path) -> Result<()> {
         }
     };
     reexec(target.as_raw_fd())
-}
-
-fn last_err(what: &str) -> anyhow::Error {
-    anyhow::Error::new(std::io::Error::last_os_error()).context(what.to_string())
 }
 
 /// Open `path` through a detached, read-only overlayfs mount of its directory.
@@ -137,24 +135,16 @@ fn overlay_exe(path: &Path, spare_dir: &Path) -> Result<OwnedFd> {
 
 /// The fallback: copy the binary into a memfd and seal it.
 fn sealed_memfd_copy(mut exe: File) -> Result<OwnedFd> {
-    let fd = unsafe {
-        libc::memfd_create(
-            c"hardened".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
-    if fd < 0 {
-        return Err(last_err("memfd_create"));
-    }
-    let mut memfd = unsafe { File::from_raw_fd(fd) };
+    use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags};
+    let fd = memfd_create(c"hardened", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
+        .map_err(|e| anyhow::Error::new(std::io::Error::from(e)).context("memfd_create"))?;
+    let mut memfd = File::from(fd);
     exe.rewind()?;
     let mut buf = Vec::new();
     exe.read_to_end(&mut buf).context("read /proc/self/exe")?;
     std::io::Write::write_all(&mut memfd, &buf).context("copy the binary into a memfd")?;
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
-        return Err(last_err("seal the memfd"));
-    }
+    fcntl_add_seals(&memfd, SEALS)
+        .map_err(|e| anyhow::Error::new(std::io::Error::from(e)).context("seal the memfd"))?;
     Ok(memfd.into())
 }
 
@@ -174,26 +164,13 @@ fn reexec(fd: RawFd) -> Result<()> {
         .collect::<Result<_, _>>()
         .context("environment contains a NUL byte")?;
     env.push(CString::new(format!("{REEXEC_ENV}=1")).context("env")?);
-    let argv: Vec<*const libc::c_char> = args
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    let envp: Vec<*const libc::c_char> = env
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    let empty: &CStr = c"";
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            fd,
-            empty.as_ptr(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        );
-    }
-    Err(last_err("re-execute the runtime from its protected copy"))
+    let Err(errno) = nix::unistd::execveat(
+        Some(fd),
+        c"",
+        &args,
+        &env,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
+    );
+    Err(anyhow::Error::new(std::io::Error::from(errno))
+        .context("re-execute the runtime from its protected copy"))
 }

@@ -12,7 +12,7 @@
 //! gets a new user namespace whose mapping is known, and not when the process gets a terminal
 //! (its stdio is then the container's own pseudo-terminal).
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::AsFd;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
@@ -86,9 +86,8 @@ fn map_through(text: &str, id: u32) -> Option<u32> {
 /// Give the pipes, FIFOs and sockets among this process's stdio 0-2 to `owner` (host IDs).
 /// Failures are logged, not fatal (as runc skips what it cannot chown).
 pub fn give(owner: (u32, u32)) {
-    for fd in 0..3 {
-        // SAFETY: 0-2 are open for the life of this process, or fstat fails (EBADF).
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    for fd in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()] {
         let Ok(st) = rustix::fs::fstat(fd) else {
             continue;
         };

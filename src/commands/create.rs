@@ -38,7 +38,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     if dir.exists() {
         bail!("container with id {id} already exists: pick another id or delete it first");
     }
-    let _prewarm = super::cgroup::prewarm_attach();
+    let _prewarm = crate::cgroup::prewarm_attach();
     let mut undo = Undo {
         ctx,
         id,
@@ -293,7 +293,7 @@ impl HookPlan {
 fn write_ledger(ctx: &Ctx, id: &str, spec: &Spec) -> Result<(ledger::Ledger, bool)> {
     let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let cgroup_path = libcontainer::utils::get_cgroup_path(&cgroups_path, id);
-    let cgroup_preexisting = super::cgroup::exists(&cgroup_path, ctx.systemd_cgroup);
+    let cgroup_preexisting = crate::cgroup::exists(&cgroup_path, ctx.systemd_cgroup);
     let own_pidns = spec
         .linux()
         .as_ref()

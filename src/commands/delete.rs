@@ -96,7 +96,7 @@ pub fn scope_of(ctx: &Ctx, container: &Container) -> Result<Scope> {
         &config.cgroup_path,
         container.systemd(),
         container.pid().map(|p| p.as_raw()),
-        !super::cgroup::preexisting(&container.root),
+        !crate::cgroup::preexisting(&container.root),
     )?)
 }
 
@@ -188,7 +188,7 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
 fn kill_all(container: &mut Container, scope: &Scope) -> Result<()> {
     let id = container.id().to_string();
     if container.status() == ContainerStatus::Paused {
-        if let Ok(m) = super::cgroup::manager(container) {
+        if let Ok(m) = crate::cgroup::manager(container) {
             let _ = m.freeze(libcgroups::common::FreezerState::Thawed);
         }
     }

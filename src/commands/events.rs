@@ -4,7 +4,8 @@ use anyhow::{bail, Context, Result};
 use libcgroups::common::CgroupManager;
 use libcontainer::container::ContainerStatus;
 
-use super::{cgroup, Ctx};
+use super::Ctx;
+use crate::cgroup;
 use crate::cli::Events;
 
 /// Parse a Go-style duration as runc's `--interval` takes it (`5s`, `500ms`, `1m`).

@@ -160,7 +160,7 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
     if !ok {
         bail!("cannot exec in container {} that is {status}", args.id);
     }
-    let _prewarm = super::cgroup::prewarm_attach();
+    let _prewarm = crate::cgroup::prewarm_attach();
     let spec = crate::bundle::load_spec(container.bundle())?;
     let process = match &args.process {
         Some(path) => load_process(path)?,

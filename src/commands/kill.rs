@@ -77,7 +77,7 @@ pub fn kill(ctx: &Ctx, id: &str, signal: &str, all: bool) -> Result<()> {
     }
     // A paused (frozen) container's processes act on SIGKILL only once thawed (cgroup v1).
     if before == ContainerStatus::Paused && sig == libc::SIGKILL {
-        if let Ok(m) = super::cgroup::manager(&container) {
+        if let Ok(m) = crate::cgroup::manager(&container) {
             use libcgroups::common::CgroupManager;
             let _ = m.freeze(libcgroups::common::FreezerState::Thawed);
         }

@@ -9,7 +9,6 @@ use libcontainer::container::Container;
 
 use crate::policy::Policy;
 
-pub mod cgroup;
 pub mod check;
 pub mod create;
 pub mod delete;

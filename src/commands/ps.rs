@@ -1,7 +1,8 @@
 use anyhow::{bail, Context, Result};
 use libcgroups::common::CgroupManager;
 
-use super::{cgroup, Ctx};
+use super::Ctx;
+use crate::cgroup;
 use crate::cli::{OutputFormat, Ps};
 
 pub fn ps(ctx: &Ctx, a: &Ps) -> Result<()> {

@@ -6,7 +6,8 @@ use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources,
 };
 
-use super::{cgroup, Ctx};
+use super::Ctx;
+use crate::cgroup;
 use crate::cli::Update;
 
 /// Parse a byte size as runc does (`512m`, `1g`, `1024`, `-1`).

@@ -16,9 +16,10 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use libcontainer::container::{ContainerStatus, State};
 
 use super::{IdRange, RANGE_SIZE};
 
@@ -100,7 +101,7 @@ fn io(path: &Path, error: std::io::Error) -> AllocError {
 }
 
 fn try_lock(f: &File) -> bool {
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok()
 }
 
 /// Whether container `owner` (of a range whose lock is free) is gone or died mid-create.
@@ -112,13 +113,12 @@ fn abandoned(root: &Path, owner: &str) -> bool {
     let Ok(raw) = fs::read(&state) else {
         return true;
     };
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw) else {
+    let Ok(state) = serde_json::from_slice::<State>(&raw) else {
         return false;
     };
-    let creating = v.get("status").and_then(|s| s.as_str()) == Some("creating");
-    let pid = v.get("pid").and_then(|p| p.as_i64()).unwrap_or(0);
+    let pid = state.pid.unwrap_or(0);
     let alive = pid > 0 && Path::new(&format!("/proc/{pid}")).exists();
-    creating && !alive
+    state.status == ContainerStatus::Creating && !alive
 }
 
 /// Allocate a range for container `id`.
@@ -199,9 +199,8 @@ fn lock_dir(root: &Path) -> Result<DirLock, AllocError> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io(&d, e)),
         };
-        // SAFETY: flock on an fd we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io(&d, std::io::Error::last_os_error()));
+        if let Err(e) = rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive) {
+            return Err(io(&d, e.into()));
         }
         // The last free may have removed the directory while we waited: lock the new one.
         let same = match (f.metadata(), fs::metadata(&d)) {
@@ -425,17 +424,35 @@ mod tests {
         ));
         drop(b);
         // b now has a live container (state.json, status running): not reclaimed.
-        let st = root.path().join("b");
-        fs::create_dir_all(&st).unwrap();
-        fs::write(
-            st.join("state.json"),
-            format!("{{\"status\":\"running\",\"pid\":{}}}", std::process::id()),
-        )
-        .unwrap();
+        let me = std::process::id() as i32;
+        write_state(root.path(), "b", ContainerStatus::Running, Some(me));
         assert!(matches!(
             allocate(root.path(), pool, "c"),
             Err(AllocError::Exhausted(1))
         ));
+        // Still being created by a live process: not reclaimed either.
+        write_state(root.path(), "b", ContainerStatus::Creating, Some(me));
+        assert!(matches!(
+            allocate(root.path(), pool, "c"),
+            Err(AllocError::Exhausted(1))
+        ));
+        // Left "creating" by a process that is gone (no pid is this large): reclaimed.
+        write_state(
+            root.path(),
+            "b",
+            ContainerStatus::Creating,
+            Some(2_000_000_000),
+        );
+        let c = allocate(root.path(), pool, "c").unwrap();
+        assert_eq!(c.index, 0);
+    }
+
+    /// The state.json libcontainer writes for container `id`.
+    fn write_state(root: &Path, id: &str, status: ContainerStatus, pid: Option<i32>) {
+        let dir = root.join(id);
+        fs::create_dir_all(&dir).unwrap();
+        let state = State::new(id, status, pid, PathBuf::from("/bundle"));
+        fs::write(dir.join("state.json"), serde_json::to_vec(&state).unwrap()).unwrap();
     }
 
     #[test]

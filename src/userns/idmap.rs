@@ -18,7 +18,7 @@
 //! - bind mounts (volumes, `/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`, `/dev/shm`) get
 //!   idmapped clones of their sources, attached in a scratch tmpfs, and the spec points to them.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -46,7 +46,10 @@ pub(crate) fn mount_setattr(
     attr: &MountAttr,
 ) -> std::io::Result<()> {
     let flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { AT_RECURSIVE } else { 0 };
-    // SAFETY: mount_setattr on a descriptor we own, an empty path and an attr of the size given.
+    // SAFETY: the kernel reads only its arguments: `fd` is open for the whole call (borrowed
+    // from an `OwnedFd`), the path is a NUL-terminated static string, and `attr` points to a
+    // live `#[repr(C)]` struct mount_attr whose exact size is passed, so the kernel reads no
+    // byte past it. No memory is written and no descriptor is created or closed.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
@@ -63,8 +66,9 @@ pub(crate) fn mount_setattr(
     Ok(())
 }
 
-fn errno(what: String) -> anyhow::Error {
-    anyhow::Error::new(std::io::Error::last_os_error()).context(what)
+/// An errno from nix as the I/O error it is, with what failed.
+fn os_err(e: nix::errno::Errno, what: &str) -> anyhow::Error {
+    anyhow::Error::new(std::io::Error::from(e)).context(what.to_string())
 }
 
 /// A user namespace with the container's mapping, for `MOUNT_ATTR_IDMAP`: a child process
@@ -83,68 +87,48 @@ pub fn map_text(maps: &[LinuxIdMapping]) -> String {
 
 /// A user namespace with the given `uid_map` and `gid_map` contents, for `MOUNT_ATTR_IDMAP`.
 pub fn userns_fd_maps(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
-    let mut ready = [0 as RawFd; 2];
-    let mut release = [0 as RawFd; 2];
-    unsafe {
-        if libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) != 0
-            || libc::pipe2(release.as_mut_ptr(), libc::O_CLOEXEC) != 0
-        {
-            return Err(errno("pipe".into()));
+    let holder = UsernsHolder::spawn()?;
+    let result = holder.map(uid_map, gid_map);
+    holder.release();
+    result
+}
+
+/// A child process that unshares a user namespace and stays in it until released, so that its
+/// maps can be written and a descriptor of it kept.
+struct UsernsHolder {
+    pid: nix::unistd::Pid,
+    /// One byte from the child: 1 when its unshare(CLONE_NEWUSER) succeeded.
+    ready: OwnedFd,
+    /// Closed to let the child exit.
+    release: OwnedFd,
+}
+
+impl UsernsHolder {
+    fn spawn() -> Result<Self> {
+        use nix::unistd::{fork, pipe2, ForkResult};
+        let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
+        let (ready_r, ready_w) = pipe2(cloexec).map_err(|e| os_err(e, "pipe"))?;
+        let (release_r, release_w) = pipe2(cloexec).map_err(|e| os_err(e, "pipe"))?;
+        // SAFETY: the child runs only `holder_child`, which makes async-signal-safe system
+        // calls (close, unshare, write, read, _exit) on descriptors made before the fork,
+        // allocates nothing and takes no lock, so no lock held by another thread of the parent
+        // at the fork can block it or be left inconsistent for it.
+        match unsafe { fork() }.map_err(|e| os_err(e, "fork"))? {
+            ForkResult::Child => holder_child(ready_r, ready_w, release_r, release_w),
+            ForkResult::Parent { child } => Ok(UsernsHolder {
+                pid: child,
+                ready: ready_r,
+                release: release_w,
+            }),
         }
     }
-    let (ready_r, ready_w) = unsafe {
-        (
-            OwnedFd::from_raw_fd(ready[0]),
-            OwnedFd::from_raw_fd(ready[1]),
-        )
-    };
-    let (release_r, release_w) = unsafe {
-        (
-            OwnedFd::from_raw_fd(release[0]),
-            OwnedFd::from_raw_fd(release[1]),
-        )
-    };
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(errno("fork".into()));
-    }
-    if pid == 0 {
-        // Child: only async-signal-safe calls. Close the parent's ends first, or the read
-        // below would never see the end of the release pipe.
-        unsafe {
-            libc::close(release_w.as_raw_fd());
-            libc::close(ready_r.as_raw_fd());
-            let ok: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
-                1
-            } else {
-                0
-            };
-            libc::write(
-                ready_w.as_raw_fd(),
-                &ok as *const u8 as *const libc::c_void,
-                1,
-            );
-            let mut b = 0u8;
-            libc::read(
-                release_r.as_raw_fd(),
-                &mut b as *mut u8 as *mut libc::c_void,
-                1,
-            );
-            libc::_exit(0);
-        }
-    }
-    drop(ready_w);
-    drop(release_r);
-    let result = (|| -> Result<OwnedFd> {
-        let mut ok = 0u8;
-        let n = unsafe {
-            libc::read(
-                ready_r.as_raw_fd(),
-                &mut ok as *mut u8 as *mut libc::c_void,
-                1,
-            )
-        };
-        if n != 1 || ok != 1 {
+
+    /// Wait for the child's user namespace, write its maps and open it.
+    fn map(&self, uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
+        let pid = self.pid;
+        let mut ok = [0u8];
+        let n = nix::unistd::read(self.ready.as_raw_fd(), &mut ok);
+        if n != Ok(1) || ok[0] != 1 {
             bail!(
                 "create a user namespace for the idmapped mounts (unshare(CLONE_NEWUSER) failed)"
             );
@@ -156,12 +140,27 @@ pub fn userns_fd_maps(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
         let f = std::fs::File::open(format!("/proc/{pid}/ns/user"))
             .context("open the user namespace")?;
         Ok(f.into())
-    })();
-    drop(release_w);
-    unsafe {
-        libc::waitpid(pid, std::ptr::null_mut(), 0);
     }
-    result
+
+    /// Let the child exit, and reap it.
+    fn release(self) {
+        drop(self.release);
+        let _ = nix::sys::wait::waitpid(self.pid, None);
+    }
+}
+
+/// The child of [`UsernsHolder::spawn`]: only async-signal-safe calls. It closes the parent's
+/// ends first, or its read would never see the end of the release pipe.
+fn holder_child(ready_r: OwnedFd, ready_w: OwnedFd, release_r: OwnedFd, release_w: OwnedFd) -> ! {
+    drop(release_w);
+    drop(ready_r);
+    let ok = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok();
+    let _ = nix::unistd::write(&ready_w, &[u8::from(ok)]);
+    let _ = nix::unistd::read(release_r.as_raw_fd(), &mut [0u8]);
+    // SAFETY: _exit(2) has no preconditions; it ends this forked child at once, without
+    // running the parent's atexit handlers or flushing its stdio buffers, which a fork must
+    // not do.
+    unsafe { libc::_exit(0) }
 }
 
 /// A detached, idmapped clone of the tree at `path` (`recursive`: with its submounts).
@@ -471,53 +470,8 @@ pub fn prepare(
 
     // The root filesystem.
     if let Some(ov) = find_overlay(&mountinfo, rootfs) {
-        // The new overlay is read-only (its creator, host root, has no ID in the idmapped
-        // upper layer): create the mount points first, on the original, as runc would.
-        // Destinations resolved inside the root filesystem (`/var/run/x` is `/run/x` when
-        // `/var/run` links to `../run`); none beneath an earlier mount, whose own filesystem
-        // (a scratch tmpfs) gets that mount point when it is made.
-        let dests = crate::scratch::resolved_destinations(spec, rootfs)?;
-        for (i, (m, dest)) in spec.mounts().iter().flatten().zip(&dests).enumerate() {
-            if dests[..i].iter().any(|earlier| dest.starts_with(earlier)) {
-                continue;
-            }
-            let file = m.source().as_ref().is_some_and(|s| s.is_file());
-            if let Err(e) = create_mount_point(rootfs, dest, file) {
-                tracing::debug!("mount point {}: {e}", m.destination().display());
-            }
-        }
-        let mut lowers = Vec::new();
-        for l in &ov.lower {
-            let m = idmapped_clone(l, &userns, false)?;
-            let p = scratch.point(true)?;
-            attach(&m, &p)?;
-            lowers.push(p);
-        }
-        let mut fs_opts: Vec<(&str, String)> = vec![(
-            "lowerdir",
-            lowers
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(":"),
-        )];
-        if let (Some(upper), Some(work)) = (&ov.upper, &ov.work) {
-            // The layer directory that holds both.
-            let layer = upper
-                .parent()
-                .filter(|p| work.parent() == Some(*p))
-                .context(
-                    "the overlay's upper and work directories are not in one layer directory",
-                )?;
-            let m = idmapped_clone(layer, &userns, false)?;
-            let p = scratch.point(true)?;
-            attach(&m, &p)?;
-            let rel = |x: &Path| p.join(x.strip_prefix(layer).unwrap_or(x));
-            fs_opts.push(("upperdir", rel(upper).display().to_string()));
-            fs_opts.push(("workdir", rel(work).display().to_string()));
-        }
-        fs_opts.push(("index", "off".into()));
-        let m = new_overlay(&fs_opts)?;
+        create_mount_points(spec, rootfs)?;
+        let m = idmapped_overlay(&ov, &userns, &mut scratch)?;
         attach(&m, &new_root).context("mount the idmapped overlay of the root filesystem")?;
     } else {
         let m = idmapped_clone(rootfs, &userns, true)?;
@@ -533,61 +487,8 @@ pub fn prepare(
     let mut outcomes = Vec::new();
     if let Some(mut mounts) = spec.mounts().clone() {
         for m in mounts.iter_mut() {
-            if !crate::policy::rules::sensitive_mounts::is_bind(m) {
-                // Mappings on a mount that is not a bind mount: refused by explicit_userns.
-                if has_explicit_mappings(m) {
-                    explicit_userns(m)?;
-                }
-                continue;
-            }
-            let Some(src) = m.source().clone() else {
-                continue;
-            };
-            // A scratch tmpfs filled by `crate::scratch` already has the container's owners.
-            if src.starts_with(crate::scratch::COPYUP_DIR) {
-                continue;
-            }
-            let is_dir = src.is_dir();
-            let recursive = m.options().iter().flatten().any(|o| o == "rbind");
-            // The mount's own mappings (runtime-spec 1.1), else the container's.
-            let own = explicit_userns(m)?;
-            m.set_uid_mappings(None);
-            m.set_gid_mappings(None);
-            match idmapped_clone(&src, own.as_ref().unwrap_or(&userns), recursive) {
-                Ok(clone) => {
-                    let p = scratch.point(is_dir)?;
-                    attach(&clone, &p)?;
-                    m.set_source(Some(p));
-                    outcomes.push((src, BindOutcome::Idmapped));
-                }
-                Err(e) if own.is_some() => {
-                    return Err(e.context(format!(
-                        "idmap the mount of {} (its uidMappings/gidMappings)",
-                        src.display()
-                    )));
-                }
-                Err(e) => {
-                    if refuse_unmappable {
-                        bail!(
-                            "the bind mount of {} cannot be idmapped ({e:#}): refused by policy (userns_unmappable_mounts = \"refuse\"); set it to \"readonly\" to mount it read-only instead",
-                            src.display()
-                        );
-                    }
-                    // Not idmappable: a read-only clone (made read-only here, see clone_tree).
-                    let clone = clone_tree(&src, None, recursive, true)?;
-                    let p = scratch.point(is_dir)?;
-                    attach(&clone, &p)?;
-                    m.set_source(Some(p));
-                    let opts: Vec<String> = m
-                        .options()
-                        .iter()
-                        .flatten()
-                        .filter(|o| *o != "ro" && *o != "rw")
-                        .cloned()
-                        .collect();
-                    m.set_options(Some(opts));
-                    outcomes.push((src, BindOutcome::ReadOnly(format!("{e:#}"))));
-                }
+            if let Some(outcome) = idmap_bind(m, &userns, &mut scratch, refuse_unmappable)? {
+                outcomes.push(outcome);
             }
         }
         spec.set_mounts(Some(mounts));
@@ -595,11 +496,142 @@ pub fn prepare(
     Ok((spec, outcomes))
 }
 
+/// The new overlay over an overlay root filesystem is read-only (its creator, host root, has no
+/// ID in the idmapped upper layer): create the mount points first, on the original, as runc
+/// would. Destinations resolved inside the root filesystem (`/var/run/x` is `/run/x` when
+/// `/var/run` links to `../run`); none beneath an earlier mount, whose own filesystem (a scratch
+/// tmpfs) gets that mount point when it is made.
+fn create_mount_points(spec: &Spec, rootfs: &Path) -> Result<()> {
+    let dests = crate::scratch::resolved_destinations(spec, rootfs)?;
+    for (i, (m, dest)) in spec.mounts().iter().flatten().zip(&dests).enumerate() {
+        if dests[..i].iter().any(|earlier| dest.starts_with(earlier)) {
+            continue;
+        }
+        let file = m.source().as_ref().is_some_and(|s| s.is_file());
+        if let Err(e) = create_mount_point(rootfs, dest, file) {
+            tracing::debug!("mount point {}: {e}", m.destination().display());
+        }
+    }
+    Ok(())
+}
+
+/// A new (detached) overlay made of idmapped clones of the layers of `ov`: each lower
+/// directory, and the layer directory that holds the upper and work directories.
+fn idmapped_overlay(ov: &Overlay, userns: &OwnedFd, scratch: &mut Scratch) -> Result<OwnedFd> {
+    let mut lowers = Vec::new();
+    for l in &ov.lower {
+        let m = idmapped_clone(l, userns, false)?;
+        let p = scratch.point(true)?;
+        attach(&m, &p)?;
+        lowers.push(p);
+    }
+    let mut fs_opts: Vec<(&str, String)> = vec![(
+        "lowerdir",
+        lowers
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":"),
+    )];
+    if let (Some(upper), Some(work)) = (&ov.upper, &ov.work) {
+        // The layer directory that holds both.
+        let layer = upper
+            .parent()
+            .filter(|p| work.parent() == Some(*p))
+            .context("the overlay's upper and work directories are not in one layer directory")?;
+        let m = idmapped_clone(layer, userns, false)?;
+        let p = scratch.point(true)?;
+        attach(&m, &p)?;
+        let rel = |x: &Path| p.join(x.strip_prefix(layer).unwrap_or(x));
+        fs_opts.push(("upperdir", rel(upper).display().to_string()));
+        fs_opts.push(("workdir", rel(work).display().to_string()));
+    }
+    fs_opts.push(("index", "off".into()));
+    new_overlay(&fs_opts)
+}
+
+/// Point the bind mount `m` to an idmapped clone of its source (with the mount's own mappings,
+/// else the container's `userns`), or, when its source cannot be idmapped, to a read-only clone
+/// (`refuse_unmappable`: refuse it instead). `None` for a mount that is left as it is.
+fn idmap_bind(
+    m: &mut Mount,
+    userns: &OwnedFd,
+    scratch: &mut Scratch,
+    refuse_unmappable: bool,
+) -> Result<Option<(PathBuf, BindOutcome)>> {
+    if !crate::policy::rules::sensitive_mounts::is_bind(m) {
+        // Mappings on a mount that is not a bind mount: refused by explicit_userns.
+        if has_explicit_mappings(m) {
+            explicit_userns(m)?;
+        }
+        return Ok(None);
+    }
+    let Some(src) = m.source().clone() else {
+        return Ok(None);
+    };
+    // A scratch tmpfs filled by `crate::scratch` already has the container's owners.
+    if src.starts_with(crate::scratch::COPYUP_DIR) {
+        return Ok(None);
+    }
+    let is_dir = src.is_dir();
+    let recursive = m.options().iter().flatten().any(|o| o == "rbind");
+    // The mount's own mappings (runtime-spec 1.1), else the container's.
+    let own = explicit_userns(m)?;
+    m.set_uid_mappings(None);
+    m.set_gid_mappings(None);
+    match idmapped_clone(&src, own.as_ref().unwrap_or(userns), recursive) {
+        Ok(clone) => {
+            let p = scratch.point(is_dir)?;
+            attach(&clone, &p)?;
+            m.set_source(Some(p));
+            Ok(Some((src, BindOutcome::Idmapped)))
+        }
+        Err(e) if own.is_some() => Err(e.context(format!(
+            "idmap the mount of {} (its uidMappings/gidMappings)",
+            src.display()
+        ))),
+        Err(e) => {
+            if refuse_unmappable {
+                bail!(
+                    "the bind mount of {} cannot be idmapped ({e:#}): refused by policy (userns_unmappable_mounts = \"refuse\"); set it to \"readonly\" to mount it read-only instead",
+                    src.display()
+                );
+            }
+            readonly_bind(m, &src, is_dir, recursive, scratch)?;
+            Ok(Some((src, BindOutcome::ReadOnly(format!("{e:#}")))))
+        }
+    }
+}
+
+/// Point the bind mount `m` of `src`, which cannot be idmapped, to a read-only clone of it
+/// (made read-only here, see [`clone_tree`]).
+fn readonly_bind(
+    m: &mut Mount,
+    src: &Path,
+    is_dir: bool,
+    recursive: bool,
+    scratch: &mut Scratch,
+) -> Result<()> {
+    let clone = clone_tree(src, None, recursive, true)?;
+    let p = scratch.point(is_dir)?;
+    attach(&clone, &p)?;
+    m.set_source(Some(p));
+    let opts: Vec<String> = m
+        .options()
+        .iter()
+        .flatten()
+        .filter(|o| *o != "ro" && *o != "rw")
+        .cloned()
+        .collect();
+    m.set_options(Some(opts));
+    Ok(())
+}
+
 /// Create `dest` (a directory, or an empty file) below `rootfs` without following symlinks:
 /// a component that is a symlink stops the walk (libcontainer resolves it safely later).
 fn create_mount_point(rootfs: &Path, dest: &Path, file: bool) -> Result<()> {
-    use nix::fcntl::{openat, OFlag};
-    use nix::sys::stat::{mkdirat, Mode};
+    use rustix::fs::{mkdirat, openat, Mode, OFlags, CWD};
+    use rustix::io::Errno;
     let parts: Vec<_> = dest
         .components()
         .filter_map(|c| match c {
@@ -610,29 +642,27 @@ fn create_mount_point(rootfs: &Path, dest: &Path, file: bool) -> Result<()> {
     let Some((last, dirs)) = parts.split_last() else {
         return Ok(());
     };
-    let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY;
-    let mut dir = unsafe { OwnedFd::from_raw_fd(openat(None, rootfs, flags, Mode::empty())?) };
+    let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY;
+    let mut dir = openat(CWD, rootfs, flags, Mode::empty())?;
     let walk = |dir: &OwnedFd, name: &std::ffi::OsStr| -> Result<OwnedFd> {
-        match mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(0o755)) {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        match mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
         }
-        Ok(unsafe {
-            OwnedFd::from_raw_fd(openat(Some(dir.as_raw_fd()), name, flags, Mode::empty())?)
-        })
+        Ok(openat(dir, name, flags, Mode::empty())?)
     };
     for d in dirs {
         dir = walk(&dir, d)?;
     }
     if file {
         match openat(
-            Some(dir.as_raw_fd()),
+            &dir,
             last.as_os_str(),
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_WRONLY,
+            OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::WRONLY,
             Mode::from_bits_truncate(0o644),
         ) {
-            Ok(fd) => drop(unsafe { OwnedFd::from_raw_fd(fd) }),
-            Err(nix::errno::Errno::EEXIST) => {}
+            Ok(_created) => {}
+            Err(Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
         }
     } else {

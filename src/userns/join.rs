@@ -13,7 +13,7 @@
 //!   container without a user namespace): no user namespace can be added.
 
 use std::collections::BTreeSet;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -21,8 +21,32 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::IdRange;
 
-/// `NS_GET_USERNS` (linux/nsfs.h): an fd of the user namespace that owns a namespace.
-const NS_GET_USERNS: libc::c_ulong = 0xb701;
+/// A namespace related to another, as ioctl_ns(2) finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NsRelation {
+    /// `NS_GET_USERNS`: the user namespace that owns a namespace.
+    Owner,
+    /// `NS_GET_PARENT`: the parent of a PID or user namespace.
+    Parent,
+}
+
+/// A new descriptor of the namespace `relation` names for the namespace open at `ns`.
+pub(crate) fn related_ns(ns: BorrowedFd<'_>, relation: NsRelation) -> std::io::Result<OwnedFd> {
+    let request = match relation {
+        NsRelation::Owner => libc::NS_GET_USERNS,
+        NsRelation::Parent => libc::NS_GET_PARENT,
+    };
+    // SAFETY: NS_GET_USERNS and NS_GET_PARENT take no argument (nothing is read or written
+    // through a pointer) and only return a new descriptor or -1; `ns` is borrowed, so it stays
+    // open for the call. On any other kind of file they fail (ENOTTY).
+    let fd = unsafe { libc::ioctl(ns.as_raw_fd(), request) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is the new descriptor the ioctl just returned: open, and owned by nothing
+    // else, so the `OwnedFd` is its only owner and closes it once.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Joins {
@@ -44,17 +68,13 @@ fn ns_id(m: &std::fs::Metadata) -> (u64, u64) {
 fn owner_of(path: &Path) -> Result<(u64, u64), String> {
     let f = std::fs::File::open(path)
         .map_err(|e| format!("cannot open the namespace {}: {e}", path.display()))?;
-    // SAFETY: an ioctl on an fd we own; it returns a new fd or -1.
-    let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_USERNS as _) };
-    if fd < 0 {
-        return Err(format!(
-            "cannot find the user namespace owning {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: fd is a new descriptor we own.
-    let owner = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let owner = related_ns(f.as_fd(), NsRelation::Owner).map_err(|e| {
+        format!(
+            "cannot find the user namespace owning {}: {e}",
+            path.display()
+        )
+    })?;
+    let owner = std::fs::File::from(owner);
     owner
         .metadata()
         .map(|m| ns_id(&m))

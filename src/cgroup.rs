@@ -1,4 +1,5 @@
-//! The cgroup manager of an existing container.
+//! The cgroup of a container: its manager, whether it existed before `create`, and the head
+//! start of the attach to it.
 
 use anyhow::{Context, Result};
 use libcgroups::common::{AnyCgroupManager, CgroupConfig};
@@ -75,39 +76,46 @@ fn fork_prewarm_child() -> Option<i32> {
     let path = own_procs_file()?;
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: between fork and _exit the child only calls async-signal-safe functions (open,
-    // write, _exit) on memory prepared before the fork.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        unsafe {
-            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            // Exit status: whether the move (and so the head start) happened.
-            let moved = fd >= 0 && libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
-            libc::_exit(if moved { 0 } else { 1 });
-        }
+    // SAFETY: the child runs only `prewarm_child`: async-signal-safe system calls (open,
+    // write, close, _exit) on a path made before the fork; it allocates nothing and takes no
+    // lock, so a lock another thread of the parent held at the fork cannot block it.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => prewarm_child(&path),
+        Ok(nix::unistd::ForkResult::Parent { child }) => Some(child.as_raw()),
+        Err(_) => None,
     }
-    (pid > 0).then_some(pid)
+}
+
+/// The child of [`fork_prewarm_child`]: write itself into `procs`. Its exit status says whether
+/// the move (and so the head start) happened.
+fn prewarm_child(procs: &std::ffi::CStr) -> ! {
+    use rustix::fs::{open, Mode, OFlags};
+    let moved = open(procs, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+        .and_then(|fd| rustix::io::write(&fd, b"0"))
+        == Ok(1);
+    // SAFETY: _exit(2) has no preconditions; it ends this forked child at once, without
+    // running the parent's atexit handlers or flushing its stdio buffers, which a fork must
+    // not do.
+    unsafe { libc::_exit(if moved { 0 } else { 1 }) }
 }
 
 /// `cgroup.procs` of this process's own cgroup in one hierarchy (v1 `pids`, else the v2 one).
 fn own_procs_file() -> Option<std::path::PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    own_procs_file_from(&text, std::path::Path::new("/sys/fs/cgroup"))
+    let groups = procfs::process::Process::myself().ok()?.cgroups().ok()?;
+    own_procs_file_from(&groups, std::path::Path::new("/sys/fs/cgroup"))
 }
 
 fn own_procs_file_from(
-    proc_self_cgroup: &str,
+    groups: &procfs::ProcessCGroups,
     base: &std::path::Path,
 ) -> Option<std::path::PathBuf> {
     let mut unified = None;
-    for line in proc_self_cgroup.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let rel = path.trim_start_matches('/');
-        if controllers.split(',').any(|c| c == "pids") {
+    for g in groups {
+        let rel = g.pathname.trim_start_matches('/');
+        if g.controllers.iter().any(|c| c == "pids") {
             return Some(base.join("pids").join(rel).join("cgroup.procs"));
         }
-        if controllers.is_empty() {
+        if g.controllers.is_empty() {
             unified = Some(base.join(rel).join("cgroup.procs"));
         }
     }
@@ -118,21 +126,26 @@ fn own_procs_file_from(
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> procfs::ProcessCGroups {
+        use procfs::FromRead;
+        procfs::ProcessCGroups::from_read(text.as_bytes()).expect("parse")
+    }
+
     #[test]
     fn own_cgroup_is_found_in_the_pids_hierarchy_or_the_unified_one() {
-        let v1 = "12:pids:/user.slice/u.scope\n1:name=systemd:/user.slice\n0::/user.slice\n";
+        let v1 = parse("12:pids:/user.slice/u.scope\n1:name=systemd:/user.slice\n0::/user.slice\n");
         assert_eq!(
-            own_procs_file_from(v1, std::path::Path::new("/sys/fs/cgroup")),
+            own_procs_file_from(&v1, std::path::Path::new("/sys/fs/cgroup")),
             Some("/sys/fs/cgroup/pids/user.slice/u.scope/cgroup.procs".into())
         );
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("cgroup.controllers"), "").expect("write");
         assert_eq!(
-            own_procs_file_from("0::/a/b\n", dir.path()),
+            own_procs_file_from(&parse("0::/a/b\n"), dir.path()),
             Some(dir.path().join("a/b/cgroup.procs"))
         );
         assert_eq!(
-            own_procs_file_from("0::/a/b\n", std::path::Path::new("/nonexistent")),
+            own_procs_file_from(&parse("0::/a/b\n"), std::path::Path::new("/nonexistent")),
             None
         );
     }
