@@ -517,6 +517,10 @@ mod tests {
         install(old, Path::new(FILE), &rt(), major).map_err(|e| e.to_string())
     }
 
+    fn uninst(old: Option<&str>) -> Result<Option<String>, String> {
+        uninstall(old, Path::new(FILE), "hardened").map_err(|e| e.to_string())
+    }
+
     fn get<'a>(doc: &'a DocumentMut, path: &[&str]) -> Option<&'a Item> {
         item_at(doc.as_table(), path)
     }
@@ -637,17 +641,13 @@ mod tests {
         for (old, major) in [(V2_DEFAULT, None), (V3_NODE, None)] {
             let (new, _) = inst(Some(old), major).unwrap();
             assert_ne!(new, old);
-            let back = uninstall(Some(&new), Path::new(FILE), "hardened")
-                .unwrap()
-                .unwrap();
+            let back = uninst(Some(&new)).unwrap().unwrap();
             assert_eq!(back, old);
             // Idempotent.
-            let again = uninstall(Some(&back), Path::new(FILE), "hardened")
-                .unwrap()
-                .unwrap();
+            let again = uninst(Some(&back)).unwrap().unwrap();
             assert_eq!(again, old);
         }
-        assert_eq!(uninstall(None, Path::new(FILE), "hardened").unwrap(), None);
+        assert_eq!(uninst(None).unwrap(), None);
     }
 
     #[test]
@@ -673,9 +673,7 @@ BinaryName = \"/usr/local/bin/hardened\"
         assert!(new3
             .contains("[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.hardened]"));
         // Uninstall leaves the version line (and nothing else).
-        let back = uninstall(Some(&new), Path::new(FILE), "hardened")
-            .unwrap()
-            .unwrap();
+        let back = uninst(Some(&new)).unwrap().unwrap();
         assert_eq!(back, "version = 2\n");
         // A file without plugin settings gets a version line.
         let (new, _) = inst(Some("root = \"/data/containerd\"\n"), None).unwrap();
@@ -705,9 +703,7 @@ BinaryName = \"/usr/local/bin/hardened\"
         let err = inst(Some(bad), None).unwrap_err();
         assert!(err.contains(FILE) && err.contains("line 3"), "{err}");
         assert!(err.contains("nothing was changed"), "{err}");
-        let err = uninstall(Some(bad), Path::new(FILE), "hardened")
-            .unwrap_err()
-            .to_string();
+        let err = uninst(Some(bad)).unwrap_err();
         assert!(err.contains("line 3"), "{err}");
     }
 
@@ -747,9 +743,7 @@ BinaryName = \"/usr/local/bin/hardened\"
     #[test]
     fn uninstall_refuses_to_remove_the_default_handler() {
         let old = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\ndefault_runtime_name = \"hardened\"\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.hardened]\nruntime_type = \"io.containerd.runc.v2\"\n";
-        let err = uninstall(Some(old), Path::new(FILE), "hardened")
-            .unwrap_err()
-            .to_string();
+        let err = uninst(Some(old)).unwrap_err();
         assert!(err.contains("default_runtime_name"), "{err}");
     }
 }
