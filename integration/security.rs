@@ -190,7 +190,7 @@ fn seal_of(pid: i32, host_bin: &Path) -> Seal {
         host.display()
     );
     let f = File::open(&exe).unwrap_or_else(|e| panic!("open {exe}: {e}"));
-    if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) } >= 0 {
+    if nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_GET_SEALS).is_ok() {
         return Seal::Memfd;
     }
     let st = nix::sys::statfs::fstatfs(&f).expect("fstatfs");
@@ -739,12 +739,13 @@ const LEAKED_FDS: [RawFd; 3] = [5, 7, 9];
 /// Make `cmd`'s child inherit `file` as fds 5, 7 and 9, without close-on-exec.
 fn leak_into(cmd: &mut Command, file: &File) {
     let fd = file.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec; it only calls dup2, which is
+    // async-signal-safe, and allocates nothing (an Errno becomes an io::Error without
+    // allocating).
     unsafe {
         cmd.pre_exec(move || {
             for target in LEAKED_FDS {
-                if libc::dup2(fd, target) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                nix::unistd::dup2(fd, target)?;
             }
             Ok(())
         });

@@ -90,18 +90,8 @@ fn docker_default_runs_hardened() {
         .map(|m| m.destination().clone())
         .collect();
     assert!(dests.contains(&PathBuf::from("/tmp")) && dests.contains(&PathBuf::from("/run")));
+    assert_eq!(pids_limit(s), 1024);
     let linux = s.linux().as_ref().unwrap();
-    assert_eq!(
-        linux
-            .resources()
-            .as_ref()
-            .unwrap()
-            .pids()
-            .as_ref()
-            .unwrap()
-            .limit(),
-        1024
-    );
     assert!(linux.seccomp().is_some());
     let masked = linux.masked_paths().clone().unwrap();
     assert!(masked.iter().any(|p| p == "/proc/kcore"));
@@ -266,21 +256,23 @@ fn secrets_warn_by_default_and_refuse_when_asked() {
 #[test]
 fn pids_limit_is_set_and_lowered() {
     let v = eval(&with_pids_limit(fixture("default"), 100_000));
-    let limit = |s: &Spec| {
-        s.linux()
-            .as_ref()
-            .unwrap()
-            .resources()
-            .as_ref()
-            .unwrap()
-            .pids()
-            .as_ref()
-            .unwrap()
-            .limit()
-    };
-    assert_eq!(limit(&v.hardened), 4096);
+    assert_eq!(pids_limit(&v.hardened), 4096);
     let spec2 = with_pids_limit(v.hardened.clone(), 50);
-    assert_eq!(limit(&eval(&spec2).hardened), 50, "a lower limit is kept");
+    assert_eq!(pids_limit(&eval(&spec2).hardened), 50, "a lower limit is kept");
+}
+
+/// The pids limit of `spec` (which must have one).
+fn pids_limit(spec: &Spec) -> i64 {
+    spec.linux()
+        .as_ref()
+        .unwrap()
+        .resources()
+        .as_ref()
+        .unwrap()
+        .pids()
+        .as_ref()
+        .unwrap()
+        .limit()
 }
 
 /// `spec` with its pids limit set to `limit`.
