@@ -1,8 +1,7 @@
 //! One file per command, each over `libcontainer` and this crate's policy, pipeline and
-//! workarounds (`create`, `exec` and `run` do much of their own work); `cgroup.rs` is not a
-//! command but the cgroup manager of an existing container that several commands share. This
-//! file holds what the commands share: the context from the global flags, the container-ID
-//! check, the systemd check and runc's exit code of a process.
+//! workarounds (`create`, `exec` and `run` do much of their own work). This file holds what
+//! the commands share: the context from the global flags, the container-ID check, the systemd
+//! check and runc's exit code of a process.
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
