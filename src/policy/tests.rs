@@ -258,7 +258,11 @@ fn pids_limit_is_set_and_lowered() {
     let v = eval(&with_pids_limit(fixture("default"), 100_000));
     assert_eq!(pids_limit(&v.hardened), 4096);
     let spec2 = with_pids_limit(v.hardened.clone(), 50);
-    assert_eq!(pids_limit(&eval(&spec2).hardened), 50, "a lower limit is kept");
+    assert_eq!(
+        pids_limit(&eval(&spec2).hardened),
+        50,
+        "a lower limit is kept"
+    );
 }
 
 /// The pids limit of `spec` (which must have one).
