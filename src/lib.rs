@@ -4,12 +4,10 @@ pub mod audit;
 pub mod bundle;
 pub mod cli;
 pub mod commands;
-pub mod compat;
-pub mod confine;
 pub mod executor;
 #[cfg(test)]
 mod fuzz;
-pub mod hooks;
+pub mod gaps;
 pub mod install;
 pub mod ledger;
 pub mod limits;

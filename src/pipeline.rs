@@ -207,7 +207,7 @@ pub fn prepare_container(
     if let Some(process) = spec.process() {
         check_process_safety(process)?;
     }
-    crate::compat::validate(spec).map_err(PipelineError::Unsafe)?;
+    crate::gaps::namespaces::validate(spec).map_err(|e| PipelineError::Unsafe(e.to_string()))?;
     let mut host = host_facts(spec);
     let mut userns = None;
     if wants_userns(policy, spec, &host) {

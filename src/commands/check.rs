@@ -28,7 +28,9 @@ pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> R
         }
     }
     if unsafe_msg.is_none() {
-        unsafe_msg = crate::compat::validate(&spec).err();
+        unsafe_msg = crate::gaps::namespaces::validate(&spec)
+            .err()
+            .map(|e| e.to_string());
     }
     let mut host = pipeline::host_facts(&spec);
     if pipeline::wants_userns(policy, &spec, &host) {

@@ -8,7 +8,7 @@ use libcontainer::container::Container;
 use libcontainer::syscall::syscall::SyscallType;
 use std::os::fd::AsRawFd;
 
-use crate::hooks;
+use crate::gaps::hooks;
 
 use super::{check_systemd, Ctx};
 use crate::cli::{Create, CreateOpts};
@@ -18,7 +18,7 @@ use oci_spec::runtime::Spec;
 
 use crate::policy::Unmappable;
 use crate::userns::{idmap, join};
-use crate::{bundle, compat, ledger, pipeline};
+use crate::{bundle, ledger, pipeline};
 use oci_spec::runtime::LinuxNamespaceType;
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
@@ -60,7 +60,7 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
     // Seccomp and capabilities are applied by our executor (crate::confine): libcontainer gets
     // the spec without them; `full` is what later readers see.
     let full = verdict.spec.clone();
-    let confine = crate::confine::split_init(&ctx.root, &mut verdict.spec)
+    let confine = crate::gaps::confine::split_init(&ctx.root, &mut verdict.spec)
         .map_err(|e| anyhow::Error::new(e).context(format!("create container {id}")))?;
     // The spec later readers see (exec, state): the idmapped trees exist only in this
     // process's private mount namespace and the container's.
@@ -133,8 +133,8 @@ pub fn create_container(ctx: &Ctx, opts: &CreateOpts, id: &str, detach: bool) ->
         lasting = Some(full);
     }
     // libcontainer 0.7's gaps (src/compat.rs): the spec it is handed, and what follows create.
-    let mut compat =
-        compat::rewrite(&verdict.spec).map_err(|e| e.context(format!("create container {id}")))?;
+    let mut compat = crate::gaps::plan::rewrite(&verdict.spec)
+        .map_err(|e| e.context(format!("create container {id}")))?;
     if let Some(s) = compat.spec.take() {
         lasting.get_or_insert_with(|| verdict.spec.clone());
         verdict.spec = s;

@@ -1,12 +1,12 @@
 use anyhow::{bail, Context, Result};
 use libcgroups::common::CgroupManager;
-use libcontainer::config::YoukiConfig;
 use libcontainer::container::{Container, ContainerStatus};
 use libcontainer::process::intel_rdt::cleanup_intel_rdt;
 
 use super::Ctx;
+use crate::gaps::hooks;
 use crate::reap::Scope;
-use crate::{bundle, hooks, ledger};
+use crate::{bundle, ledger};
 
 pub fn delete(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
     let dir = ctx.container_dir(id)?;
@@ -168,7 +168,7 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
         );
     }
     let dir = container.root.clone();
-    match YoukiConfig::load(&dir) {
+    match container.spec() {
         Ok(config) => {
             let state = hooks::state_for_hooks(&ctx.root, container);
             hooks::run_all(
@@ -176,6 +176,10 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
                 config.hooks.as_ref().and_then(|h| h.poststop().as_ref()),
                 &state,
             );
+        }
+        // `Container::spec` wraps the config's error: the message stays the config's.
+        Err(libcontainer::error::LibcontainerError::Config(e)) => {
+            tracing::warn!("{e:?}: the poststop hooks of {id} are skipped")
         }
         Err(e) => tracing::warn!("{e:?}: the poststop hooks of {id} are skipped"),
     }
