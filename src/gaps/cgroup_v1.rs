@@ -16,7 +16,7 @@ pub(super) fn dir(pid: i32, controller: libcgroups::v1::ControllerType) -> Resul
     let Some(rel) = cgroups
         .0
         .iter()
-        .find(|c| c.controllers.iter().any(|c| *c == name))
+        .find(|c| c.controllers.contains(&name))
         .map(|c| c.pathname.clone())
     else {
         return Ok(None);
