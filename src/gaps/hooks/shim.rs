@@ -160,7 +160,7 @@ mod tests {
         let rest = &real[real.rfind(')').expect("comm") + 1..];
         let tricky = format!("42 (a) b (c)){rest}");
         let stat = procfs::process::Stat::from_read(tricky.as_bytes()).expect("parse");
-        assert_eq!(stat.comm, "a) b (c");
+        assert_eq!(stat.comm, "a) b (c)");
         assert_eq!(stat.ppid, nix::unistd::getppid().as_raw());
         assert_eq!(
             host_ppid(),
