@@ -10,10 +10,10 @@ use oci_spec::runtime::{Hook, Hooks, LinuxNamespaceType, Spec};
 use super::{check_systemd, Ctx};
 use crate::cli::{Create, CreateOpts};
 use crate::executor::HardenedExecutor;
-use crate::hooks;
+use crate::gaps::hooks;
 use crate::policy::Unmappable;
 use crate::userns::{idmap, join, IdRange};
-use crate::{bundle, compat, ledger, pipeline};
+use crate::{bundle, gaps, ledger, pipeline};
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
     create_container(ctx, &args.opts, &args.id, true)?;
@@ -87,11 +87,12 @@ struct Prepared {
     /// The spec later readers (exec, state) see, when it differs from `spec`: the idmapped
     /// trees exist only in this process's private mount namespace and the container's.
     lasting: Option<Spec>,
-    confine: Option<crate::confine::Confinement>,
+    confine: Option<crate::gaps::confine::Confinement>,
     /// Namespaces `create` enters itself before libcontainer forks (`userns::join`).
     prejoin: Vec<(LinuxNamespaceType, PathBuf)>,
     userns_range: Option<IdRange>,
-    compat: compat::Rewrite,
+    /// libcontainer 0.7's gaps: what follows create (src/gaps/).
+    gaps: gaps::plan::Rewrite,
     hooks: HookPlan,
     ledger: ledger::Ledger,
     own_pidns: bool,
@@ -121,10 +122,10 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
     let context = || format!("create container {id}");
     let changed = !plan.verdict.changes.is_empty();
     let mut run = plan.verdict.hardened;
-    // Seccomp and capabilities are applied by our executor (crate::confine): libcontainer gets
+    // Seccomp and capabilities are applied by our executor (crate::gaps::confine): libcontainer gets
     // the spec without them; `full` is what later readers see.
     let full = run.clone();
-    let confine = crate::confine::split_init(&ctx.root, &mut run)
+    let confine = crate::gaps::confine::split_init(&ctx.root, &mut run)
         .map_err(|e| anyhow::Error::new(e).context(context()))?;
     let mut specs = Specs {
         run,
@@ -145,9 +146,9 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
     if confine.is_some() {
         specs.keep_full();
     }
-    // libcontainer 0.7's gaps (src/compat.rs): the spec it is handed, and what follows create.
-    let mut compat = compat::rewrite(&specs.run).with_context(context)?;
-    if let Some(s) = compat.spec.take() {
+    // libcontainer 0.7's gaps (src/gaps/): the spec it is handed, and what follows create.
+    let mut gaps = gaps::plan::rewrite(&specs.run).with_context(context)?;
+    if let Some(s) = gaps.spec.take() {
         specs.lasting.get_or_insert_with(|| specs.run.clone());
         specs.run = s;
         specs.rewritten = true;
@@ -167,7 +168,7 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
         confine,
         prejoin,
         userns_range,
-        compat,
+        gaps,
         hooks,
         ledger,
         own_pidns,
@@ -390,7 +391,7 @@ fn build(
 /// Step 4: what libcontainer leaves out after create, and the spec later readers see.
 fn finish(ctx: &Ctx, id: &str, built: &Container, p: Prepared) -> Result<()> {
     let pid = built.pid().map_or(0, |p| p.as_raw());
-    p.compat
+    p.gaps
         .after_create(pid)
         .with_context(|| format!("create container {id}"))?;
     if let Some(spec) = p.lasting {
