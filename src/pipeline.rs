@@ -79,7 +79,7 @@ pub fn check_cwd(cwd: &Path) -> Result<(), CwdError> {
     if !cwd.is_absolute() {
         return Err(CwdError::Relative(cwd.to_path_buf()));
     }
-    let normal = policy::rules::sensitive_mounts::normalize(cwd);
+    let normal = crate::facts::normalize(cwd);
     let parts: Vec<_> = normal.components().collect();
     match parts.as_slice() {
         [_, Component::Normal(p), _, Component::Normal(link), ..]

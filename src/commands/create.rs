@@ -1,4 +1,4 @@
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -231,7 +231,7 @@ fn policy_userns(
     if let Some(a) = userns.allocation {
         a.hold();
     }
-    without_prejoined(&mut specs.run, &userns.prejoin);
+    join::without_prejoined(&mut specs.run, &userns.prejoin);
     Ok(userns.prejoin)
 }
 
@@ -340,10 +340,10 @@ fn build(
     };
     let mut builder =
         ContainerBuilder::new(id.to_string(), SyscallType::default()).with_executor(executor);
-    if let Some(fd) = writable_null(1)? {
+    if let Some(fd) = gaps::null_stdio::writable_null(1)? {
         builder = builder.with_stdout(fd);
     }
-    if let Some(fd) = writable_null(2)? {
+    if let Some(fd) = gaps::null_stdio::writable_null(2)? {
         builder = builder.with_stderr(fd);
     }
     // Stdio pipes and FIFOs to the container's user, under its user namespace (src/stdio.rs).
@@ -448,63 +448,4 @@ fn creator() -> Option<ledger::Creator> {
         starttime: me.stat().ok()?.starttime,
         cmdline: me.cmdline().ok()?,
     })
-}
-
-/// Namespaces entered by `create` itself (`userns::join`) are inherited by the container's
-/// process: they leave the spec libcontainer sees. Its sysfs cannot be mounted then when the
-/// network namespace is one of them (sysfs needs the mounter's user namespace to own the network
-/// namespace): as runc does in that case, the host's /sys is bind-mounted read-only instead.
-fn without_prejoined(spec: &mut Spec, prejoined: &[(LinuxNamespaceType, PathBuf)]) {
-    if prejoined.is_empty() {
-        return;
-    }
-    if let Some(mut linux) = spec.linux().clone() {
-        if let Some(mut ns) = linux.namespaces().clone() {
-            ns.retain(|n| !prejoined.iter().any(|(t, _)| *t == n.typ()));
-            linux.set_namespaces(Some(ns));
-        }
-        spec.set_linux(Some(linux));
-    }
-    if !prejoined
-        .iter()
-        .any(|(t, _)| *t == LinuxNamespaceType::Network)
-    {
-        return;
-    }
-    if let Some(mut mounts) = spec.mounts().clone() {
-        for m in mounts.iter_mut() {
-            if m.typ().as_deref() == Some("sysfs") {
-                m.set_typ(Some("bind".into()));
-                m.set_source(Some(PathBuf::from("/sys")));
-                m.set_options(Some(
-                    ["rbind", "nosuid", "noexec", "nodev", "ro"]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect(),
-                ));
-            }
-        }
-        spec.set_mounts(Some(mounts));
-    }
-}
-
-/// libcontainer 0.7 replaces every stdio descriptor of the init that is `/dev/null` with the
-/// container's `/dev/null` opened *read-only*, so a container started with its output on
-/// `/dev/null` (`hardened run > /dev/null`, `ctr run -d`, Kubernetes sandboxes) gets `EBADF` on
-/// every write. For an output descriptor that is `/dev/null`, hand the init `/dev/zero` opened
-/// write-only instead: writes are discarded just the same, and libcontainer leaves it alone.
-/// Nothing is chowned or changed on the host.
-fn writable_null(fd: i32) -> Result<Option<OwnedFd>> {
-    let Ok(st) = nix::sys::stat::fstat(fd) else {
-        return Ok(None);
-    };
-    let is_chr = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
-    if !(is_chr && st.st_rdev == libc::makedev(1, 3)) {
-        return Ok(None);
-    }
-    let zero = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/zero")
-        .context("open /dev/zero to stand in for a /dev/null stdio")?;
-    Ok(Some(zero.into()))
 }

@@ -18,6 +18,7 @@
 //! | `start` runs poststart before the program ran; a failed startContainer hook goes unreported | runtime.md Lifecycle 7-9 | `hooks/poststart-after-program-executed`, `hooks/start-container-failure-destroys` | [`hooks::report`] |
 //! | no public call that signals the init without running poststart | runtime.md Lifecycle 8-9 | `hooks/poststart-after-program-executed` | [`start`] |
 //! | `kill` records "stopped" after any signal | runtime.md State `stopped`; runc's `kill` | `kill_delivers_a_trapped_signal` (integration/cli.rs) | [`kill_status`] |
+//! | a `/dev/null` stdio of the init reopened read-only (`EBADF` on every write) | the caller's stdio, as given | `run_with_stdout_on_dev_null` (integration/cli.rs), `ctr_run_with_null_io` | [`null_stdio`] |
 //! | `run` blocks signals only after `start` (youki 0.7 hangs) | runc's `run`: exit status returned, signals forwarded | `run_never_hangs` (integration/security.rs) | [`run_signals`] |
 //!
 //! Elsewhere, with a reason:
@@ -26,8 +27,10 @@
 //!   every container process; `errnoRet` accepted with actions that take no errno: our own
 //!   compiler and its cache, `crate::seccomp::bpf` (`compile.rs`, `cache.rs`): a subsystem of
 //!   its own rather than a workaround (`seccomp/arg-masked-eq`, `seccomp/errno-ret-on-kill-errors`).
-//! - `/dev/null` stdio reopened read-only (`writable_null`) and namespaces entered by `create`
-//!   itself (`without_prejoined`): in `commands/create.rs`, for now.
+//! - Namespaces `create` enters itself before the user namespace is made (a network namespace
+//!   the engine made in the host's user namespace, which libcontainer would join from inside
+//!   the new one and fail): `userns::join` (`enter`, `without_prejoined`), part of the user
+//!   namespace the policy adds rather than a gap.
 //! - `delete` removes the cgroup whatever created it: `crate::ledger` and `crate::reap` (the
 //!   create transaction records what existed before).
 //!
@@ -48,6 +51,7 @@ pub mod kill_status;
 pub mod mknod;
 pub mod mounts;
 pub mod namespaces;
+pub mod null_stdio;
 pub mod oom_killer;
 pub mod plan;
 pub mod run_signals;
