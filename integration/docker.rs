@@ -540,3 +540,39 @@ fn stdout_reopened_inside_the_user_namespace() {
         "{out:?}"
     );
 }
+
+/// The container's terminal is the process's user's (runc's `fixStdioPermissions`): reopening
+/// `/dev/stdout`, `/dev/stderr` or `/proc/self/fd/1` works with `-t`, for the init and for
+/// `docker exec -t`, as root and as another user. libcontainer makes an exec's terminal before
+/// the process enters the user namespace: its slave was the host's root's (`nobody` inside).
+#[test]
+fn terminal_is_the_process_users() {
+    let script = "echo out > /dev/stdout && echo fd1 > /proc/self/fd/1 \
+                  && echo err > /dev/stderr && test \"$(stat -c %u \"$(tty)\")\" = \"$(id -u)\" \
+                  && echo owned";
+    let lines = |out: &Out| -> Vec<String> {
+        out.stdout
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect()
+    };
+    for user in ["0:0", "1000:1000"] {
+        let out = docker_run_rm(&["-t", "-u", user], &["sh", "-c", script]);
+        assert_eq!(out.code, Some(0), "run -t -u {user}: {out:?}");
+        assert_eq!(
+            lines(&out),
+            ["out", "fd1", "err", "owned"],
+            "run -t -u {user}: {out:?}"
+        );
+    }
+    let c = start_detached("hd-tty", &[], &["sleep", "300"]);
+    for user in ["0", "1000"] {
+        let out = run(docker().args(["exec", "-t", "-u", user, &c.0, "sh", "-c", script]));
+        assert_eq!(out.code, Some(0), "exec -t -u {user}: {out:?}");
+        assert_eq!(
+            lines(&out),
+            ["out", "fd1", "err", "owned"],
+            "exec -t -u {user}: {out:?}"
+        );
+    }
+}

@@ -41,6 +41,9 @@ pub struct HardenedExecutor {
     /// For the container's init: its startContainer hooks and the report to `start`
     /// (`gaps/hooks/`).
     pub init: Option<crate::gaps::hooks::InitStart>,
+    /// When a console socket was given: the uid the container's terminal goes to, as the
+    /// executor's user namespace sees it when it starts (`gaps/console_owner.rs`).
+    pub console_uid: Option<u32>,
 }
 
 /// The user namespace of a container, open in the `exec` process (the descriptor is inherited
@@ -113,6 +116,9 @@ impl Executor for HardenedExecutor {
 
 impl HardenedExecutor {
     fn prepare_and_exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        if let Some(uid) = self.console_uid {
+            crate::gaps::console_owner::give(uid);
+        }
         crate::gaps::console::in_container(spec)
             .map_err(|e| ExecutorError::Other(e.to_string()))?;
         if let Some(join) = &self.exec_userns {

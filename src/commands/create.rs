@@ -336,6 +336,12 @@ fn build(
             report_fd: report.write.as_raw_fd(),
         }),
         confine: p.confine.take(),
+        console_uid: opts
+            .console_socket
+            .as_ref()
+            .and(p.spec.process().as_ref())
+            .filter(|process| process.terminal() == Some(true))
+            .map(|process| process.user().uid()),
         ..Default::default()
     };
     let mut builder =

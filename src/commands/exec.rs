@@ -186,7 +186,19 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
     tmp.write_all(&serde_json::to_vec(&process)?)?;
     tmp.flush()?;
 
+    // The container's terminal to the process's user (gaps/console_owner.rs): the executor
+    // gives it before it joins the user namespace, so as the host sees that user.
+    let console_uid = match (&exec_userns, container.pid()) {
+        _ if args.console_socket.is_none() || process.terminal() != Some(true) => None,
+        (Some((_, join)), Some(pid)) => {
+            crate::stdio::host_owner_of(pid.as_raw(), join.user.uid(), join.user.gid())
+                .map(|(uid, _)| uid)
+        }
+        (Some(_), None) => None,
+        (None, _) => Some(process.user().uid()),
+    };
     let executor = HardenedExecutor {
+        console_uid,
         confine,
         exec_userns: exec_userns.as_ref().map(|(fd, join)| JoinUserns {
             fd: fd.as_raw_fd(),

@@ -11,6 +11,7 @@
 //! | `disableOOMKiller` never written | config-linux.md memory: `disableOOMKiller` | `plan_reads_disable_oom_killer`; `cgroups/memory-disable-oom-killer` | [`oom_killer`] |
 //! | `c *:* m` and `b *:* m` appended after the config's device rules | config-linux.md Device allowlist: `m` (mknod) | `mknod_is_taken_back_only_when_the_allowlist_grants_it_to_nothing`; `cgroups/devices-mknod-denied` | [`mknod`] |
 //! | `consoleSize` not applied | config.md Process: `consoleSize` | `console_size_is_ignored_without_a_terminal`; `process/terminal-console-size` | [`console`] |
+//! | the terminal left to whoever made it: an `exec`'s made before it joins the user namespace (the host's root's, `nobody` inside), no `fixStdioPermissions` | runc: the terminal is the process's user's | `terminal_is_the_process_users` (integration/docker.rs) | [`console_owner`] |
 //! | the container's filter left out of `exec`; the filter loaded after dropping capabilities whenever `noNewPrivileges` is present | config-linux.md Seccomp; runc's order | `split_init_takes_over_only_what_libcontainer_gets_wrong`; `seccomp/nonroot-without-no-new-privs` | [`confine`] |
 //! | capability sets set one at a time (EPERM for an inheritable set outside the new permitted one) | runc: one capset(2) | `inheritable_outside_permitted` | [`capabilities`] |
 //! | hooks libcontainer runs get its state: no `pid` for createContainer, the shadow bundle | runtime.md State: `pid`, `bundle` | `libcontainer_run_hooks_go_through_the_shim_and_start_container_is_left_alone`; `hooks/state-stdin-*` | [`hooks::shim`] |
@@ -37,13 +38,14 @@
 //! Entry points: [`namespaces::validate`] (pure, in the pipeline: nothing is created when it
 //! fails), [`plan::rewrite`] (in `create`, before the spec is handed to libcontainer),
 //! [`plan::Rewrite::after_create`] (in `create`, once the container's init waits for `start`),
-//! [`plan::plan_update`] (in `update`), [`console::in_container`] and
+//! [`plan::plan_update`] (in `update`), [`console_owner::give`], [`console::in_container`] and
 //! [`confine::Confinement::apply`] (in the executor, just before `execve`).
 
 pub mod capabilities;
 mod cgroup_v1;
 pub mod confine;
 pub mod console;
+pub mod console_owner;
 pub mod devices;
 pub mod hooks;
 pub mod id_ranges;
