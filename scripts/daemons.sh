@@ -250,6 +250,12 @@ audit_log = "$dir/audit/chown.log"
 [defaults]
 allow_capabilities = ["CHOWN"]
 TOML
+  # A writable root filesystem under the policy's user namespace (the idmapped overlay's upper).
+  cat > "$dir/policy/writable.toml" <<TOML
+audit_log = "$dir/audit/writable.log"
+[defaults]
+readonly_rootfs = false
+TOML
   # Containers may only have cgroups below the daemon's own parent (the cgroup-path rule).
   cat > "$dir/policy/parents.toml" <<TOML
 audit_log = "$dir/audit/parents.log"
@@ -265,6 +271,7 @@ TOML
     $(rt hardened-permissive permissive),
     $(rt hardened-web web),
     $(rt hardened-chown chown),
+    $(rt hardened-writable writable),
     $(rt hardened-parents parents)
   },
   "storage-driver": "overlay2",
