@@ -22,4 +22,6 @@ pub mod scratch;
 pub mod sealed;
 pub mod seccomp;
 pub mod stdio;
+#[cfg(test)]
+mod test_support;
 pub mod userns;

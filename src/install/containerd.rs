@@ -452,11 +452,7 @@ fn check_reads_back(
 
 /// The new text of `config.toml` without the handler `name` (in either format). None when
 /// there is no file; `old` unchanged when the handler is not there.
-pub fn uninstall(
-    old: Option<&str>,
-    file: &Path,
-    name: &str,
-) -> Result<Option<String>, InstallError> {
+pub fn uninstall(old: Option<&str>, file: &Path, name: &str) -> super::Removed {
     let Some(text) = old else { return Ok(None) };
     let mut doc = parse(text, file)?;
     let mut changed = false;

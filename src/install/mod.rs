@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 /// `handler` of the Kubernetes RuntimeClass).
 pub const DEFAULT_NAME: &str = "hardened";
 
+/// The new text of a config file without a runtime entry: None when there is no file, the old
+/// text unchanged when the entry is not there.
+pub type Removed = Result<Option<String>, InstallError>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     /// The file does not parse: nothing is written.
