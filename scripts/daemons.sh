@@ -255,6 +255,9 @@ TOML
 audit_log = "$dir/audit/parents.log"
 allowed_cgroup_parents = ["$(cat "$dir/docker-cgroup-parent")"]
 TOML
+  # The workload suite's profiles (integration/workloads/policy.toml; docs/workloads.md).
+  { printf 'audit_log = "%s"\n' "$dir/audit/workloads.log"
+    cat "$here/integration/workloads/policy.toml"; } > "$dir/policy/workloads.toml"
   rt() { printf '"%s": { "path": "%s", "runtimeArgs": ["--policy", "%s"] }' "$1" "$hardened" "$dir/policy/$2.toml"; }
   cat > "$dir/daemon.json" <<JSON
 {
@@ -265,7 +268,8 @@ TOML
     $(rt hardened-permissive permissive),
     $(rt hardened-web web),
     $(rt hardened-chown chown),
-    $(rt hardened-parents parents)
+    $(rt hardened-parents parents),
+    $(rt hardened-workloads workloads)
   },
   "storage-driver": "overlay2",
   "log-driver": "json-file"
