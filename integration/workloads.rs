@@ -6,8 +6,8 @@
 //!
 //! Per image the test asserts exactly the recorded outcome (docs/workloads.md): whether it runs
 //! under the built-in defaults (and, when it does not, the first failing line it shows), and
-//! that it runs under the smallest profile of integration/workloads/policy.toml (the runtime
-//! `hardened-workloads` of scripts/daemons.sh). A fix or a regression flips an outcome: update
+//! that it runs under its smallest profile, integration/workloads/profiles/NAME.toml (the
+//! runtime `hardened-wl-NAME` that scripts/daemons.sh registers). A fix or a regression flips an outcome: update
 //! the record here and in docs/workloads.md.
 
 mod common;
@@ -37,8 +37,8 @@ struct Workload {
     startup: u64,
     /// Under `--runtime=hardened` (the built-in defaults).
     defaults: Outcome,
-    /// The smallest profile of integration/workloads/policy.toml that runs it (None: the
-    /// defaults run it).
+    /// The smallest profile (integration/workloads/profiles/NAME.toml) that runs it (None: the
+    /// defaults run it and need nothing more).
     profile: Option<&'static str>,
 }
 
@@ -49,12 +49,16 @@ fn images() {
         require_root();
         let host = test_env("HARDENED_TEST_DOCKER");
         let runtimes = run(docker().args(["info", "--format", "{{json .Runtimes}}"]));
-        assert!(
-            runtimes.stdout.contains("\"hardened-workloads\""),
-            "the test dockerd has no runtime hardened-workloads (scripts/daemons.sh registers \
-             it with --policy DIR/policy/workloads.toml, made from \
-             integration/workloads/policy.toml): {runtimes:?}"
-        );
+        let dir = repo_root().join("integration/workloads/profiles");
+        for f in std::fs::read_dir(&dir).expect("read integration/workloads/profiles") {
+            let f = f.expect("read integration/workloads/profiles").path();
+            let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(
+                runtimes.stdout.contains(&format!("\"hardened-wl-{name}\"")),
+                "the test dockerd has no runtime hardened-wl-{name} (scripts/daemons.sh \
+                 registers one per integration/workloads/profiles/NAME.toml): {runtimes:?}"
+            );
+        }
         let t0 = Instant::now();
         let out = run(Command::new(repo_root().join("scripts/workload-images.sh"))
             .env("DOCKER_HOST", host)
@@ -78,22 +82,30 @@ impl Drop for Container {
     }
 }
 
+/// The first lines of the container's log (stdout and stderr).
 fn logs(name: &str) -> String {
     let out = run(docker().args(["logs", name]));
-    format!("{}{}", out.stdout, out.stderr)
+    let all = format!("{}{}", out.stdout, out.stderr);
+    all.lines().take(20).collect::<Vec<_>>().join("\n")
 }
 
-/// Starts the image under `runtime` (with `annotations`) and runs its check until it passes,
+/// Starts the image under `runtime` and runs its check until it passes,
 /// the container stops, or the deadline passes. Err holds docker's error or the container's
 /// state and log.
-fn serve(w: &Workload, runtime: &str, annotations: &[&str]) -> Result<(), String> {
+fn serve(w: &Workload, runtime: &str) -> Result<(), String> {
     let name = unique(&format!("wl-{}", w.name));
     let c = Container(name.clone());
     let mut cmd = docker();
-    cmd.args(["run", "-d", "--runtime", runtime, "--network", "none", "--name", &name]);
-    for a in annotations {
-        cmd.args(["--annotation", a]);
-    }
+    cmd.args([
+        "run",
+        "-d",
+        "--runtime",
+        runtime,
+        "--network",
+        "none",
+        "--name",
+        &name,
+    ]);
     let image = format!("hardened-workloads/{}:latest", w.name);
     let started = run(cmd.arg(&image));
     if !started.ok() {
@@ -111,7 +123,12 @@ fn serve(w: &Workload, runtime: &str, annotations: &[&str]) -> Result<(), String
         if out.ok() && out.stdout.contains(w.expect) {
             return Ok(());
         }
-        let state = run(docker().args(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", &name]));
+        let state = run(docker().args([
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &name,
+        ]));
         if !state.stdout.starts_with("running") || Instant::now() > deadline {
             return Err(format!(
                 "state {} (check: {:?})\n--- log\n{}",
@@ -127,7 +144,7 @@ fn serve(w: &Workload, runtime: &str, annotations: &[&str]) -> Result<(), String
 
 fn check(w: &Workload) {
     images();
-    let got = serve(w, "hardened", &[]);
+    let got = serve(w, "hardened");
     match (w.defaults, &got) {
         (Outcome::Runs, Ok(())) => {}
         (Outcome::Fails(what), Err(e)) if e.contains(what) => {}
@@ -138,8 +155,7 @@ fn check(w: &Workload) {
         ),
     }
     if let Some(profile) = w.profile {
-        let annotation = format!("io.hardened.profile={profile}");
-        if let Err(e) = serve(w, "hardened-workloads", &[&annotation]) {
+        if let Err(e) = serve(w, &format!("hardened-wl-{profile}")) {
             panic!("{}: does not run under the profile {profile}: {e}", w.name);
         }
     }
@@ -151,11 +167,13 @@ const SH: &str = "sh";
 fn nginx() {
     check(&Workload {
         name: "nginx",
-        check: &["curl", "-fsS", "http://127.0.0.1/"],
+        check: &["curl", "-fsS", "http://127.0.0.1/index.nginx-debian.html"],
         exec_user: None,
         expect: "Welcome to nginx",
         startup: 30,
-        defaults: Outcome::Fails("TODO"),
+        defaults: Outcome::Fails(
+            "mkdir() \"/var/lib/nginx/body\" failed (30: Read-only file system)",
+        ),
         profile: Some("nginx"),
     });
 }
@@ -168,8 +186,8 @@ fn apache2() {
         exec_user: None,
         expect: "Apache2 Debian Default Page",
         startup: 30,
-        defaults: Outcome::Fails("TODO"),
-        profile: Some("apache2"),
+        defaults: Outcome::Runs,
+        profile: Some("workers"),
     });
 }
 
@@ -190,7 +208,9 @@ fn php_fpm() {
         exec_user: None,
         expect: "pong",
         startup: 30,
-        defaults: Outcome::Fails("TODO"),
+        defaults: Outcome::Fails(
+            "Unable to create the PID file (/run/php/php8.2-fpm.pid).: Permission denied",
+        ),
         profile: Some("php-fpm"),
     });
 }
@@ -203,7 +223,7 @@ fn redis() {
         exec_user: None,
         expect: "PONG",
         startup: 30,
-        defaults: Outcome::Fails("TODO"),
+        defaults: Outcome::Fails("setpriv: setresuid failed: Operation not permitted"),
         profile: Some("drop-to-user"),
     });
 }
@@ -216,8 +236,10 @@ fn postgres() {
         exec_user: Some("postgres"),
         expect: "1",
         startup: 60,
-        defaults: Outcome::Fails("TODO"),
-        profile: Some("drop-to-user"),
+        defaults: Outcome::Fails(
+            "chown: changing ownership of '/var/lib/postgresql/data': Operation not permitted",
+        ),
+        profile: Some("postgres"),
     });
 }
 
@@ -229,7 +251,7 @@ fn mariadb() {
         exec_user: None,
         expect: "mysqld is alive",
         startup: 60,
-        defaults: Outcome::Fails("TODO"),
+        defaults: Outcome::Fails("setpriv: setresuid failed: Operation not permitted"),
         profile: Some("drop-to-user"),
     });
 }
@@ -242,7 +264,7 @@ fn rabbitmq() {
         exec_user: Some("rabbitmq"),
         expect: "Ping succeeded",
         startup: 120,
-        defaults: Outcome::Fails("TODO"),
+        defaults: Outcome::Fails("setpriv: setresuid failed: Operation not permitted"),
         profile: Some("drop-to-user"),
     });
 }
@@ -254,8 +276,8 @@ fn sshd() {
         check: &["ssh-keyscan", "-T", "5", "127.0.0.1"],
         exec_user: None,
         expect: "ssh-ed25519",
-        startup: 30,
-        defaults: Outcome::Fails("TODO"),
+        startup: 15,
+        defaults: Outcome::Fails("chroot(\"/run/sshd\"): Operation not permitted [preauth]"),
         profile: Some("sshd"),
     });
 }
@@ -273,9 +295,11 @@ fn supervisord() {
         ],
         exec_user: None,
         expect: "VERSION",
-        startup: 30,
-        defaults: Outcome::Fails("TODO"),
-        profile: Some("supervisord"),
+        startup: 15,
+        defaults: Outcome::Fails(
+            "couldn't setuid to 65534: Could not set groups of effective user",
+        ),
+        profile: Some("workers"),
     });
 }
 

@@ -255,10 +255,15 @@ TOML
 audit_log = "$dir/audit/parents.log"
 allowed_cgroup_parents = ["$(cat "$dir/docker-cgroup-parent")"]
 TOML
-  # The workload suite's profiles (integration/workloads/policy.toml; docs/workloads.md).
-  { printf 'audit_log = "%s"\n' "$dir/audit/workloads.log"
-    cat "$here/integration/workloads/policy.toml"; } > "$dir/policy/workloads.toml"
   rt() { printf '"%s": { "path": "%s", "runtimeArgs": ["--policy", "%s"] }' "$1" "$hardened" "$dir/policy/$2.toml"; }
+  # The workload suite's profiles (integration/workloads/profiles/NAME.toml, docs/workloads.md):
+  # one runtime hardened-wl-NAME each, the audit log under DIR.
+  wl=""
+  for f in "$here"/integration/workloads/profiles/*.toml; do
+    n=$(basename "$f" .toml)
+    { printf 'audit_log = "%s"\n' "$dir/audit/workloads.log"; cat "$f"; } > "$dir/policy/wl-$n.toml"
+    wl="$wl, $(rt "hardened-wl-$n" "wl-$n")"
+  done
   cat > "$dir/daemon.json" <<JSON
 {
   "runtimes": {
@@ -268,8 +273,7 @@ TOML
     $(rt hardened-permissive permissive),
     $(rt hardened-web web),
     $(rt hardened-chown chown),
-    $(rt hardened-parents parents),
-    $(rt hardened-workloads workloads)
+    $(rt hardened-parents parents)$wl
   },
   "storage-driver": "overlay2",
   "log-driver": "json-file"

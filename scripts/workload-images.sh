@@ -101,7 +101,7 @@ build_rootfs() {
 }
 
 hash_pkgs=$( (declare -f build_packages; cat "$recipe/packages.txt") | sha256sum | cut -c1-16)
-hash=$( (echo "$hash_pkgs"; declare -f build_rootfs; cd "$recipe" && find images -type f | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16)
+hash=$( (echo "$hash_pkgs"; declare -f build_rootfs; cd "$recipe" && find images -type f ! -name image.conf | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16)
 packages=$out/packages-$hash_pkgs.tar
 tarball=$out/rootfs-$hash.tar
 
@@ -122,7 +122,7 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
 fi
 for d in "$recipe"/images/*/; do
   name=$(basename "$d")
-  tag=hardened-workloads/$name:$hash
+  tag=hardened-workloads/$name:$hash-$(sha256sum < "$d/image.conf" | cut -c1-8)
   if ! docker image inspect "$tag" >/dev/null 2>&1; then
     changes=()
     while IFS= read -r line; do
