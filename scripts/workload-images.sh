@@ -5,14 +5,16 @@
 #   DOCKER_HOST=unix://... scripts/workload-images.sh        # build if needed, import, tag
 #   scripts/workload-images.sh --build-only                  # only the cached rootfs tarball
 #
-# One root filesystem holds every service (debootstrap --variant=minbase bookworm, then one
-# `apt-get install --no-install-recommends` of integration/workloads/packages.txt in a chroot,
-# with a policy-rc.d that keeps services from starting, plus the entrypoints of
-# integration/workloads/images/*/). It is cached as target/workloads/rootfs-HASH.tar, HASH being
-# a hash of this script and of integration/workloads/ (the recipe); a second run reuses it. The
-# downloaded .debs are kept in target/workloads/debs. Each image is that rootfs with its own
-# CMD/ENTRYPOINT/USER/VOLUME/ENV/WORKDIR (images/NAME/image.conf, `docker commit --change`
-# lines): hardened-workloads/NAME:latest.
+# One root filesystem holds every service, built in two cached stages:
+#  1. target/workloads/packages-HASH.tar: debootstrap --variant=minbase bookworm, then one
+#     `apt-get install --no-install-recommends` of integration/workloads/packages.txt in a
+#     chroot, with a policy-rc.d that keeps services from starting (HASH: that list and the
+#     build function); the downloaded .debs stay in target/workloads/debs;
+#  2. target/workloads/rootfs-HASH.tar: stage 1 plus each image's files/ and setup.sh
+#     (integration/workloads/images/NAME/; HASH: stage 1's and those files').
+# Each image is that rootfs with its own CMD/ENTRYPOINT/USER/VOLUME/ENV/WORKDIR
+# (images/NAME/image.conf, `docker commit --change` lines): hardened-workloads/NAME:latest. A
+# second run reuses both stages and the images already in the daemon.
 #
 # Nothing is written outside target/workloads/ and a temporary directory; the chroot's mounts
 # (proc, dev, the .deb cache) live in a private mount namespace (unshare -m) and vanish with it.
@@ -52,6 +54,7 @@ build_packages() {
   unshare --mount --propagation private -- bash -euo pipefail -c '
     r=${1:?} debs=${2:?} mirror=${3:?} list=${4:?}; shift 4; chroot_env=("$@")
     debootstrap --variant=minbase --cache-dir="$debs" bookworm "$r" "$mirror" >&2
+    rm -f "$r"/var/cache/apt/archives/*.deb
     mount -t proc proc "$r/proc"
     mount --rbind /dev "$r/dev"
     mount --bind "$debs" "$r/var/cache/apt/archives"
@@ -67,7 +70,7 @@ build_packages() {
     chroot "$r" "${chroot_env[@]}" apt-get update -qq >&2
     chroot "$r" "${chroot_env[@]}" apt-get install -y -qq --no-install-recommends \
       $(grep -v "^#" "$list") >&2
-    chroot "$r" "${chroot_env[@]}" apt-get clean
+    # No apt-get clean: the .debs stay in target/workloads/debs (bind-mounted) for the next build.
   ' workload-packages "$r" "$out/debs" "$mirror" "$recipe/packages.txt" "${chroot_env[@]}"
   : > "${r:?}/etc/resolv.conf"
   rm -rf "${r:?}"/var/lib/apt/lists/* "${r:?}"/usr/share/doc/* "${r:?}"/usr/share/man/*
