@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run, unique, Out, Sandbox};
+use common::{poll_for, run, unique, wait_until, Out, Sandbox};
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -34,15 +34,6 @@ fn run_files(sb: &Sandbox, cmd: &mut Command) -> Out {
     }
 }
 
-/// Poll `cond` until it holds or the deadline passes.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// `hardened state ID` parsed, or None when the command fails.
 fn state(sb: &Sandbox, id: &str) -> Option<Value> {
     let out = run(sb.hardened().args(["state", id]));
@@ -61,7 +52,7 @@ fn status(sb: &Sandbox, id: &str) -> String {
 }
 
 fn wait_status(sb: &Sandbox, id: &str, want: &str) {
-    wait_until(&format!("container {id} to be {want}"), || {
+    wait_until(&format!("container {id} to be {want}"), DEADLINE, || {
         state(sb, id).is_some_and(|s| s["status"] == want)
     });
 }
@@ -218,7 +209,7 @@ fn lifecycle_create_start_kill_delete() {
     let out = run(sb.hardened().args(["kill", &id, "SIGKILL"]));
     assert!(out.ok(), "kill: {out:?}");
     wait_status(&sb, &id, "stopped");
-    wait_until("init to die", || !alive(pid));
+    wait_until("init to die", DEADLINE, || !alive(pid));
 
     let out = run(sb.hardened().args(["delete", &id]));
     assert!(out.ok(), "delete: {out:?}");
@@ -283,7 +274,7 @@ fn delete_running_without_force_fails() {
     let out = run(sb.hardened().args(["delete", "--force", &id]));
     assert!(out.ok(), "delete --force: {out:?}");
     assert!(state(&sb, &id).is_none());
-    wait_until("init to die", || !alive(pid as i64));
+    wait_until("init to die", DEADLINE, || !alive(pid as i64));
     assert_nothing_left(&sb, &id);
 }
 
@@ -339,10 +330,14 @@ fn kill_delivers_a_trapped_signal() {
     create(&sb, &b, &id);
     start(&sb, &id);
     let rootfs = b.join("rootfs");
-    wait_until("the trap to be set", || rootfs.join("tmp/ready").exists());
+    wait_until("the trap to be set", DEADLINE, || {
+        rootfs.join("tmp/ready").exists()
+    });
     let out = run(sb.hardened().args(["kill", &id, "USR1"]));
     assert!(out.ok(), "kill USR1: {out:?}");
-    wait_until("the USR1 trap to run", || rootfs.join("tmp/usr1").exists());
+    wait_until("the USR1 trap to run", DEADLINE, || {
+        rootfs.join("tmp/usr1").exists()
+    });
     assert_eq!(
         std::fs::read_to_string(rootfs.join("tmp/usr1")).unwrap(),
         "got\n"
@@ -366,7 +361,7 @@ fn kill_all_signals_every_process() {
     );
     let init = pid_of(&sb, &id) as i64;
     let mut pids = Vec::new();
-    wait_until("three processes in the container", || {
+    wait_until("three processes in the container", DEADLINE, || {
         pids = ps_pids(&sb, &id);
         pids.len() == 3
     });
@@ -385,7 +380,7 @@ fn kill_all_signals_every_process() {
     let out = run(sb.hardened().args(["kill", "--all", &id, "TERM"]));
     assert!(out.ok(), "kill --all TERM: {out:?}");
     for &p in pids.iter().filter(|&&p| p != init) {
-        wait_until(&format!("process {p} to die"), || !alive(p));
+        wait_until(&format!("process {p} to die"), DEADLINE, || !alive(p));
     }
     // With its children gone, `wait` returns and the init exits.
     wait_status(&sb, &id, "stopped");
@@ -429,17 +424,13 @@ fn run_reports_death_by_signal_as_128_plus_signal() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill the container's init");
-    let end = Instant::now() + DEADLINE;
-    let st = loop {
-        if let Some(st) = child.try_wait().expect("wait run") {
-            break st;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("run did not return after its container was killed");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let st = poll_for(DEADLINE, Duration::from_millis(50), || {
+        child.try_wait().expect("wait run")
+    })
+    .unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("run did not return after its container was killed");
+    });
     assert_eq!(st.code(), Some(137), "{st:?}");
     assert!(state(&sb, &id).is_none(), "container left after run");
 }
@@ -991,7 +982,7 @@ fn created_container_can_be_killed_and_deleted() {
     let out = run(sb.hardened().args(["delete", &id]));
     assert!(out.ok(), "delete of a created container: {out:?}");
     assert!(state(&sb, &id).is_none());
-    wait_until("the created init to die", || !alive(pid));
+    wait_until("the created init to die", DEADLINE, || !alive(pid));
     assert_nothing_left(&sb, &id);
 
     // kill KILL of a created container stops it.
@@ -1001,7 +992,7 @@ fn created_container_can_be_killed_and_deleted() {
     let out = run(sb.hardened().args(["kill", &id, "KILL"]));
     assert!(out.ok(), "kill of a created container: {out:?}");
     wait_status(&sb, &id, "stopped");
-    wait_until("the created init to die", || !alive(pid));
+    wait_until("the created init to die", DEADLINE, || !alive(pid));
     let out = run(sb.hardened().args(["delete", &id]));
     assert!(out.ok(), "delete: {out:?}");
     assert_nothing_left(&sb, &id);
@@ -1032,23 +1023,19 @@ fn run_forwards_signals_to_the_container() {
         .spawn()
         .expect("spawn run");
     let ready = b.join("rootfs/tmp/ready");
-    wait_until("the trap to be set", || ready.exists());
+    wait_until("the trap to be set", DEADLINE, || ready.exists());
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .expect("signal run");
-    let end = Instant::now() + DEADLINE;
-    let st = loop {
-        if let Some(st) = child.try_wait().expect("wait run") {
-            break st;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("run did not forward SIGTERM to its container");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let st = poll_for(DEADLINE, Duration::from_millis(50), || {
+        child.try_wait().expect("wait run")
+    })
+    .unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("run did not forward SIGTERM to its container");
+    });
     assert_eq!(st.code(), Some(42), "{st:?}");
     assert!(state(&sb, &id).is_none(), "container left after run");
 }

@@ -6,9 +6,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{hardened_bin, image, run, test_env, unique, Out};
+use common::{hardened_bin, image, poll_for, run, test_env, unique, wait_until, Out};
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -143,10 +143,10 @@ impl Drop for Ns {
         };
         for id in list(&["containers", "ls", "-q"]) {
             quiet(self.ctr().args(["task", "kill", "-s", "SIGKILL", &id]));
-            let end = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < end && self.task_status_quiet(&id) == Some("RUNNING".into()) {
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            // Best effort: removed below whether it stopped or not.
+            let _ = poll_for(Duration::from_secs(10), Duration::from_millis(100), || {
+                (self.task_status_quiet(&id) != Some("RUNNING".into())).then_some(())
+            });
             quiet(self.ctr().args(["task", "rm", "-f", &id]));
             quiet(self.ctr().args(["containers", "rm", &id]));
         }
@@ -182,14 +182,6 @@ impl Ns {
                 let f: Vec<&str> = l.split_whitespace().collect();
                 (f.first() == Some(&id)).then(|| f.last().unwrap_or(&"").to_string())
             })
-    }
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -281,7 +273,7 @@ fn ctr_detached_task_exec_kill_rm() {
 
     let out = run(ns.ctr().args(["task", "kill", "-s", "SIGKILL", &id]));
     assert!(out.ok(), "ctr task kill: {out:?}");
-    wait_until("the task to stop", || {
+    wait_until("the task to stop", DEADLINE, || {
         ns.task_status(&id).as_deref() == Some("STOPPED")
     });
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use k8s_cri::v1::image_service_client::ImageServiceClient;
@@ -25,7 +25,7 @@ use serde_json::Value;
 use tonic::transport::{Channel, Endpoint, Uri};
 use tonic::{Response, Status};
 
-use common::{hardened_bin, run, test_env, unique};
+use common::{hardened_bin, run, test_env, unique, wait_until};
 
 /// The runtime handler (a RuntimeClass's `handler`) that runs `hardened`.
 const HANDLER: &str = "hardened";
@@ -687,14 +687,6 @@ fn audit_records(id: &str) -> Vec<Value> {
         .collect()
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The whole life of a pod, as the kubelet runs it, with the hardening checked from inside.
 fn pod_lifecycle(spec: PodSpec) {
     let cri = Cri::connect();
@@ -718,9 +710,11 @@ fn pod_lifecycle(spec: PodSpec) {
         .unwrap_or_else(|e| panic!("CreateContainer: {e:?}"));
     cri.start_container(&cid)
         .unwrap_or_else(|e| panic!("StartContainer: {e:?}"));
-    wait_for("the container's log to show \"started\"", || {
-        pod.log("main").contains("stdout F started")
-    });
+    wait_until(
+        "the container's log to show \"started\"",
+        Duration::from_secs(30),
+        || pod.log("main").contains("stdout F started"),
+    );
     let cs = cri.container_status(&cid);
     assert_eq!(cs.state, ContainerState::ContainerRunning as i32, "{cs:?}");
 

@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{docker, image, run, unique, DockerContainer, Out};
+use common::{docker, image, poll_for, run, unique, wait_until, DockerContainer, Out};
 use std::io::Write;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const RUNTIME: &str = "--runtime=hardened";
 
@@ -50,34 +50,40 @@ fn inspect(name: &str, format: &str) -> String {
 
 /// Polls `docker inspect` until `format` renders as `want` (30 s deadline).
 fn wait_for_state(name: &str, format: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = inspect(name, format);
-        if got == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "container {name}: {format} is {got:?}, expected {want:?} within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut got = String::new();
+    let done = poll_for(Duration::from_secs(30), Duration::from_millis(100), || {
+        got = inspect(name, format);
+        (got == want).then_some(())
+    });
+    assert!(
+        done.is_some(),
+        "container {name}: {format} is {got:?}, expected {want:?} within 30 s"
+    );
 }
 
 /// Polls `docker exec name cmd...` until it succeeds with stdout (trimmed) == `want`.
 fn wait_for_exec_output(name: &str, cmd: &[&str], want: &str) -> Out {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let mut last = None;
+    poll_for(Duration::from_secs(30), Duration::from_millis(100), || {
         let out = run(docker().args(["exec", name]).args(cmd));
         if out.ok() && out.stdout.trim() == want {
-            return out;
+            return Some(out);
         }
-        assert!(
-            Instant::now() < deadline,
-            "docker exec {name} {cmd:?} did not print {want:?} within 30 s; last: {out:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        last = Some(out);
+        None
+    })
+    .unwrap_or_else(|| {
+        panic!("docker exec {name} {cmd:?} did not print {want:?} within 30 s; last: {last:?}")
+    })
+}
+
+/// Waits until container `name` has printed "ready" (its trap is set).
+fn wait_ready(name: &str) {
+    wait_until(
+        "the container to print ready",
+        Duration::from_secs(30),
+        || docker_ok(&["logs", name]).stdout.contains("ready"),
+    );
 }
 
 #[test]
@@ -316,11 +322,7 @@ fn stop_delivers_sigterm() {
     );
     let name = c.0.as_str();
     // Wait for the trap to be installed before stopping.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !docker_ok(&["logs", name]).stdout.contains("ready") {
-        assert!(Instant::now() < deadline, "container never printed ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_ready(name);
     docker_ok(&["stop", "-t", "5", name]);
     assert_eq!(inspect(name, "{{.State.Status}}"), "exited");
     assert_eq!(inspect(name, "{{.State.ExitCode}}"), "3");
@@ -340,11 +342,7 @@ fn stop_kills_after_timeout() {
         ],
     );
     let name = c.0.as_str();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !docker_ok(&["logs", name]).stdout.contains("ready") {
-        assert!(Instant::now() < deadline, "container never printed ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_ready(name);
     docker_ok(&["stop", "-t", "1", name]);
     assert_eq!(inspect(name, "{{.State.Status}}"), "exited");
     assert_eq!(inspect(name, "{{.State.ExitCode}}"), "137");

@@ -12,19 +12,11 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{run, unique, Out, Sandbox};
+use common::{run, unique, wait_until, Out, Sandbox};
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
@@ -344,7 +336,7 @@ fn kill_all_and_delete_force_spare_a_canary_in_a_preexisting_cgroup() {
 
         let out = run(sb.hardened_with(mode).args(["kill", "--all", &id, "KILL"]));
         assert!(out.ok(), "{mode}: kill --all: {out:?}");
-        wait_until("the container's processes to die", || {
+        wait_until("the container's processes to die", DEADLINE, || {
             !alive(init) && kids.iter().all(|&k| !alive(k))
         });
         canary.assert_alive("kill --all");
@@ -381,7 +373,7 @@ fn kill_all_and_delete_force_spare_a_canary_in_a_preexisting_cgroup() {
         let init = container_pid(&sb, mode, &id);
         let out = run(sb.hardened_with(mode).args(["delete", "--force", &id]));
         assert!(out.ok(), "{mode}: delete --force: {out:?}");
-        wait_until("the init to die", || !alive(init));
+        wait_until("the init to die", DEADLINE, || !alive(init));
         canary.assert_alive("delete --force of a running container");
         assert_nothing_left(&sb, &id);
     }
@@ -400,7 +392,7 @@ fn kill_all_and_delete_force_spare_a_canary_in_the_containers_own_cgroup() {
 
     let out = run(sb.hardened_enforcing().args(["kill", "--all", &id, "KILL"]));
     assert!(out.ok(), "kill --all: {out:?}");
-    wait_until("the init to die", || !alive(init));
+    wait_until("the init to die", DEADLINE, || !alive(init));
     canary.assert_alive("kill --all");
     let out = run(sb.hardened_enforcing().args(["delete", "--force", &id]));
     assert!(out.ok(), "delete --force: {out:?}");
@@ -434,7 +426,7 @@ fn kill_all_is_refused_when_the_containers_processes_cannot_be_told_apart() {
 
     let out = run(sb.hardened().args(["delete", "--force", &id]));
     assert!(out.ok(), "delete --force: {out:?}");
-    wait_until("the init to die", || !alive(init));
+    wait_until("the init to die", DEADLINE, || !alive(init));
     canary.assert_alive("delete --force");
     assert_nothing_left(&sb, &id);
 }
@@ -473,7 +465,7 @@ fn container_pid(sb: &Sandbox, mode: &str, id: &str) -> i32 {
 /// The pids of `n` children of `parent` (once they exist).
 fn wait_for_children(parent: i32, n: usize) -> Vec<i32> {
     let mut kids = Vec::new();
-    wait_until("the container's children", || {
+    wait_until("the container's children", DEADLINE, || {
         kids = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
             .unwrap_or_default()
             .split_whitespace()

@@ -8,9 +8,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{hardened_bin, run, Out};
+use common::{hardened_bin, poll_for, run, Out};
 
 fn hardened() -> Command {
     Command::new(hardened_bin())
@@ -179,19 +179,20 @@ impl PrivateContainerd {
             log,
             dir,
         };
-        let end = Instant::now() + Duration::from_secs(30);
-        loop {
+        // Some(None): it answers; Some(Some(status)): it exited; None: neither in time.
+        let started = poll_for(Duration::from_secs(30), Duration::from_millis(200), || {
             if d.ctr(&["version"]).ok() {
-                break;
+                return Some(None);
             }
             let exited = d.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
-            assert!(
-                exited.is_none() && Instant::now() < end,
-                "containerd did not start ({exited:?}); its log:\n{}",
-                d.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            exited.map(Some)
+        });
+        assert!(
+            matches!(started, Some(None)),
+            "containerd did not start ({:?}); its log:\n{}",
+            started.flatten(),
+            d.log_text()
+        );
         d
     }
 
@@ -212,10 +213,10 @@ impl Drop for PrivateContainerd {
         if let Some(mut c) = self.child.take() {
             let pid = nix::unistd::Pid::from_raw(c.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let end = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < end && matches!(c.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            // Killed below if it has not stopped by then.
+            let _ = poll_for(Duration::from_secs(10), Duration::from_millis(100), || {
+                (!matches!(c.try_wait(), Ok(None))).then_some(())
+            });
             let _ = c.kill();
             let _ = c.wait();
         }

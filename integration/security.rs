@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{hardened_bin, run, Out, Sandbox};
+use common::{hardened_bin, poll_for, run, Out, Sandbox};
 
 const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
 
@@ -137,18 +137,9 @@ fn init_pid(cmd: Command, id: &str) -> i32 {
 }
 
 /// Poll `cond` every 10 ms until it returns Some or `timeout` passes.
-fn wait_for<T>(what: &str, timeout: Duration, mut cond: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = cond() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait_for<T>(what: &str, timeout: Duration, cond: impl FnMut() -> Option<T>) -> T {
+    poll_for(timeout, Duration::from_millis(10), cond)
+        .unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
 }
 
 /// Wait for a file the attacker writes atomically (or, with `newline`, with one `echo`).
@@ -199,7 +190,7 @@ fn seal_of(pid: i32, host_bin: &Path) -> Seal {
         host.display()
     );
     let f = File::open(&exe).unwrap_or_else(|e| panic!("open {exe}: {e}"));
-    if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) } >= 0 {
+    if nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_GET_SEALS).is_ok() {
         return Seal::Memfd;
     }
     let st = nix::sys::statfs::fstatfs(&f).expect("fstatfs");
@@ -748,12 +739,13 @@ const LEAKED_FDS: [RawFd; 3] = [5, 7, 9];
 /// Make `cmd`'s child inherit `file` as fds 5, 7 and 9, without close-on-exec.
 fn leak_into(cmd: &mut Command, file: &File) {
     let fd = file.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec; it only calls dup2, which is
+    // async-signal-safe, and allocates nothing (an Errno becomes an io::Error without
+    // allocating).
     unsafe {
         cmd.pre_exec(move || {
             for target in LEAKED_FDS {
-                if libc::dup2(fd, target) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                nix::unistd::dup2(fd, target)?;
             }
             Ok(())
         });
@@ -1069,22 +1061,18 @@ fn run_never_hangs() {
             .stderr(f)
             .spawn()
             .expect("spawn run");
-        let deadline = Instant::now() + WATCHDOG;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = run(sb.hardened().args(["delete", "--force", &id]));
-                panic!(
-                    "run #{i} ({id}) hung for {WATCHDOG:?}: {}",
-                    fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
+        let status = poll_for(WATCHDOG, Duration::from_millis(2), || {
+            child.try_wait().expect("try_wait")
+        })
+        .unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = run(sb.hardened().args(["delete", "--force", &id]));
+            panic!(
+                "run #{i} ({id}) hung for {WATCHDOG:?}: {}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        });
         assert!(
             status.success(),
             "run #{i} ({id}) exited with {status}: {}",
@@ -1199,12 +1187,10 @@ fn failing_create_leaves_nothing() {
 
 /// Current mountinfo, given up to 2 s to return to `before`'s length.
 fn wait_for_mounts(before: &[String]) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let now = mountinfo();
-        if now.len() == before.len() || Instant::now() >= deadline {
-            return now;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut now = Vec::new();
+    let _ = poll_for(Duration::from_secs(2), Duration::from_millis(50), || {
+        now = mountinfo();
+        (now.len() == before.len()).then_some(())
+    });
+    now
 }

@@ -6,9 +6,11 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{docker, docker_run_cmd, image, run, test_env, unique, DockerContainer, Sandbox};
+use common::{
+    docker, docker_run_cmd, image, poll_for, run, test_env, unique, DockerContainer, Sandbox,
+};
 
 /// (container start, host start, size) of the first line of a uid_map.
 fn parse_map(text: &str) -> (u64, u64, u64) {
@@ -273,10 +275,10 @@ fn sigkill_in_the_middle_of_create_leaks_no_range_and_no_mount() {
             ))
             .collect::<Vec<_>>()
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while mount_lines() != mounts_before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Asserted right below, whether they settled in time or not.
+    let _ = poll_for(Duration::from_secs(5), Duration::from_millis(100), || {
+        (mount_lines() == mounts_before).then_some(())
+    });
     assert_eq!(mount_lines(), mounts_before, "mounts leaked on the host");
     assert!(!Path::new(&sb.root().join(".userns/0")).exists());
 }

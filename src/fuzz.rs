@@ -16,25 +16,18 @@ fn base() -> Value {
     serde_json::to_value(Spec::default()).unwrap_or(Value::Null)
 }
 
+/// Every path to a node of `v` (object keys and array indexes), each after its parent.
 fn paths(v: &Value, here: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
-    match v {
-        Value::Object(m) => {
-            for (k, c) in m {
-                here.push(json!(k));
-                out.push(here.clone());
-                paths(c, here, out);
-                here.pop();
-            }
-        }
-        Value::Array(a) => {
-            for (i, c) in a.iter().enumerate() {
-                here.push(json!(i));
-                out.push(here.clone());
-                paths(c, here, out);
-                here.pop();
-            }
-        }
-        _ => {}
+    let children: Vec<(Value, &Value)> = match v {
+        Value::Object(m) => m.iter().map(|(k, c)| (json!(k), c)).collect(),
+        Value::Array(a) => a.iter().enumerate().map(|(i, c)| (json!(i), c)).collect(),
+        _ => Vec::new(),
+    };
+    for (segment, child) in children {
+        here.push(segment);
+        out.push(here.clone());
+        paths(child, here, out);
+        here.pop();
     }
 }
 
@@ -52,22 +45,33 @@ fn slot<'a>(v: &'a mut Value, path: &[Value]) -> Option<&'a mut Value> {
 
 /// Strings a config may hold: paths, names the spec knows, and odd ones.
 fn arb_string() -> impl Strategy<Value = String> {
+    let known: Vec<String> = [
+        "",
+        "/",
+        "..",
+        "/proc/self/fd/3",
+        "/var/run/docker.sock",
+        "CAP_SYS_ADMIN",
+        "user",
+        "network",
+        "bind",
+        "SCMP_ACT_ALLOW",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(["a".repeat(5000)])
+    .collect();
+    // Weighted as one arm per string.
+    let weight = known.len() as u32;
     prop_oneof![
-        "[a-z/._-]{0,12}",
-        Just(String::new()),
-        Just("/".into()),
-        Just("..".into()),
-        Just("/proc/self/fd/3".into()),
-        Just("/var/run/docker.sock".into()),
-        Just("CAP_SYS_ADMIN".into()),
-        Just("user".into()),
-        Just("network".into()),
-        Just("bind".into()),
-        Just("SCMP_ACT_ALLOW".into()),
-        Just("a".repeat(5000)),
-        ".{0,8}",
+        1 => "[a-z/._-]{0,12}",
+        weight => proptest::sample::select(known),
+        1 => ".{0,8}",
     ]
 }
+
+/// Keys the spec's objects use.
+const KEYS: &[&str] = &["type", "path", "destination", "source", "options", "limit"];
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -83,13 +87,9 @@ fn arb_json() -> impl Strategy<Value = Value> {
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
             proptest::collection::btree_map(
                 prop_oneof![
-                    Just("type".to_string()),
-                    Just("path".to_string()),
-                    Just("destination".to_string()),
-                    Just("source".to_string()),
-                    Just("options".to_string()),
-                    Just("limit".to_string()),
-                    "[a-zA-Z]{1,8}",
+                    // Weighted as one arm per key.
+                    KEYS.len() as u32 => proptest::sample::select(KEYS).prop_map(String::from),
+                    1 => "[a-zA-Z]{1,8}",
                 ],
                 inner,
                 0..4

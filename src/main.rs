@@ -1,4 +1,7 @@
-//! The `hardened` binary: parse, set up logging, dispatch; nothing else.
+//! The `hardened` binary: hand a hook-shim call straight to the hook; otherwise parse the
+//! command line, set up logging, re-execute from a sealed copy of itself for the commands that
+//! put a process into a container, read the policy for the commands that evaluate specs, and
+//! dispatch to the command's function in `commands`.
 
 use std::process::ExitCode;
 

@@ -8,7 +8,7 @@
 //!    -> libcontainer creates/execs from the hardened spec
 //! ```
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::{Process, Spec};
 
@@ -16,10 +16,21 @@ use crate::audit;
 use crate::facts::Facts;
 use crate::policy::{self, Input, Mode, Policy, Refusal, Verdict};
 
+/// Why the pipeline stops a container. Every variant but `Refused` is a runtime check: it
+/// stops the container in every mode, permissive included.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// The process asks for what the runtime never gives (limits.rs).
     #[error("{0}")]
-    Unsafe(String),
+    Process(String),
+    #[error(transparent)]
+    Cwd(#[from] CwdError),
+    /// What libcontainer would mishandle (compat.rs).
+    #[error("{0}")]
+    Config(String),
+    /// The namespaces the container joins leave no user namespace it could get.
+    #[error("cannot give container {id} a user namespace: {reason}")]
+    JoinedNamespaces { id: String, reason: String },
     #[error(transparent)]
     Userns(#[from] crate::userns::alloc::AllocError),
     /// A seccomp profile libseccomp cannot compile.
@@ -44,44 +55,48 @@ pub fn refusal_message(refusals: &[Refusal]) -> String {
 /// Checks of the runtime itself, independent of the policy: a spec that fails them is never run,
 /// even in permissive mode.
 pub fn check_process_safety(process: &Process) -> Result<(), PipelineError> {
-    crate::limits::check_process("process", process).map_err(PipelineError::Unsafe)?;
-    check_cwd(process.cwd())
+    crate::limits::check_process("process", process).map_err(PipelineError::Process)?;
+    Ok(check_cwd(process.cwd())?)
+}
+
+/// A working directory the runtime refuses.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CwdError {
+    #[error("process.cwd {0:?} is not an absolute path: give the working directory as an absolute path inside the container")]
+    Relative(PathBuf),
+    #[error("process.cwd {cwd:?} points into /proc/<pid>/{link}, which can escape to the host (CVE-2024-21626): use a directory of the container's root filesystem")]
+    ProcFd { cwd: PathBuf, link: String },
+    #[error(
+        "process.cwd {0:?} is a /proc magic link, which can escape to the host (CVE-2024-21626)"
+    )]
+    ProcMagicLink(PathBuf),
 }
 
 /// CVE-2024-21626: a working directory under `/proc/self/fd/` (or `/proc/<pid>/fd/`,
 /// `/proc/thread-self/fd/`) would resolve to a host directory through a file descriptor the
 /// runtime holds open while it sets up the container.
-pub fn check_cwd(cwd: &Path) -> Result<(), PipelineError> {
+pub fn check_cwd(cwd: &Path) -> Result<(), CwdError> {
     if !cwd.is_absolute() {
-        return Err(PipelineError::Unsafe(format!(
-            "process.cwd {:?} is not an absolute path: give the working directory as an absolute path inside the container",
-            cwd
-        )));
+        return Err(CwdError::Relative(cwd.to_path_buf()));
     }
     let normal = policy::rules::sensitive_mounts::normalize(cwd);
     let parts: Vec<_> = normal.components().collect();
-    if parts.len() >= 4 {
-        if let (Component::Normal(p), Component::Normal(fd)) = (parts[1], parts[3]) {
-            if p == "proc" && (fd == "fd" || fd == "cwd" || fd == "root") {
-                return Err(PipelineError::Unsafe(format!(
-                    "process.cwd {:?} points into /proc/<pid>/{}, which can escape to the host (CVE-2024-21626): use a directory of the container's root filesystem",
-                    cwd,
-                    fd.to_string_lossy()
-                )));
-            }
+    match parts.as_slice() {
+        [_, Component::Normal(p), _, Component::Normal(link), ..]
+            if *p == "proc" && [&"fd", &"cwd", &"root"].iter().any(|l| link == *l) =>
+        {
+            Err(CwdError::ProcFd {
+                cwd: cwd.to_path_buf(),
+                link: link.to_string_lossy().into_owned(),
+            })
         }
-    }
-    if parts.len() == 3 {
-        if let (Component::Normal(p), Component::Normal(x)) = (parts[1], parts[2]) {
-            if p == "proc" && (x == "self" || x == "thread-self") {
-                return Err(PipelineError::Unsafe(format!(
-                    "process.cwd {:?} is a /proc magic link, which can escape to the host (CVE-2024-21626)",
-                    cwd
-                )));
-            }
+        [_, Component::Normal(p), Component::Normal(x)]
+            if *p == "proc" && (*x == "self" || *x == "thread-self") =>
+        {
+            Err(CwdError::ProcMagicLink(cwd.to_path_buf()))
         }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn log_verdict_warnings(mode: Mode, warnings: &[policy::Warning], refusals: &[Refusal]) {
@@ -231,7 +246,7 @@ fn runtime_checks(spec: &Spec, id: &str) -> Result<(), PipelineError> {
     if let Some(process) = spec.process() {
         check_process_safety(process)?;
     }
-    crate::compat::validate(spec).map_err(PipelineError::Unsafe)?;
+    crate::compat::validate(spec).map_err(PipelineError::Config)?;
     if let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         crate::seccomp::bpf::validate(seccomp).map_err(|source| PipelineError::Seccomp {
             id: id.to_string(),
@@ -281,8 +296,11 @@ fn plan_userns(
 ) -> Result<Option<UsernsPlan>, PipelineError> {
     let id = req.id;
     let joins =
-        crate::userns::join::inspect(spec, &facts.host.host_namespace_paths).map_err(|e| {
-            PipelineError::Unsafe(format!("cannot give container {id} a user namespace: {e}"))
+        crate::userns::join::inspect(spec, &facts.host.host_namespace_paths).map_err(|reason| {
+            PipelineError::JoinedNamespaces {
+                id: id.to_string(),
+                reason,
+            }
         })?;
     if let Some(why) = joins.blocked {
         facts.userns.blocked = Some(why);

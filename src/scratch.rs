@@ -348,49 +348,8 @@ pub fn copyup(spec: &mut Spec, rootfs: &Path, owners: Owners) -> Result<bool> {
             continue;
         };
         let point = h.point()?;
-        let data: Vec<&str> = options
-            .iter()
-            .filter(|o| !is_flag(o))
-            .map(String::as_str)
-            .collect();
-        nix::mount::mount(
-            Some("tmpfs"),
-            &point,
-            Some("tmpfs"),
-            ms_flags(&options) & !nix::mount::MsFlags::MS_RDONLY,
-            Some(data.join(",").as_str()),
-        )
-        .with_context(|| format!("mount the tmpfs for {} (tmpcopyup)", dest.display()))?;
-        let top = rustix::fs::open(
-            &point,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .with_context(|| format!("open {}", point.display()))?;
-        rustix::fs::fchown(
-            &top,
-            Some(rustix::fs::Uid::from_raw(top_owner.0)),
-            Some(rustix::fs::Gid::from_raw(top_owner.1)),
-        )
-        .with_context(|| format!("chown the tmpfs for {}", dest.display()))?;
-        let mut budget = MAX_ENTRIES;
-        if let Err(e) = copy_dir(&src, &top, owners, 0, &mut budget) {
-            let full = e.chain().any(|c| {
-                c.downcast_ref::<Errno>() == Some(&Errno::NOSPC)
-                    || c.downcast_ref::<std::io::Error>()
-                        .and_then(|e| e.raw_os_error())
-                        == Some(libc::ENOSPC)
-            });
-            let hint = if full {
-                ": the image has more there than the tmpfs holds (its size=, the policy's scratch_size)"
-            } else {
-                ""
-            };
-            return Err(e.context(format!(
-                "copy the image's {} into its tmpfs (tmpcopyup){hint}",
-                dest.display()
-            )));
-        }
+        let top = mount_tmpfs(&point, &options, &dest, top_owner)?;
+        copy_image(&src, &top, owners, &dest)?;
         let mut bind = vec!["bind".to_string()];
         bind.extend(options.iter().filter(|o| is_flag(o)).cloned());
         m.set_typ(Some("bind".into()));
@@ -399,6 +358,65 @@ pub fn copyup(spec: &mut Spec, rootfs: &Path, owners: Owners) -> Result<bool> {
     }
     spec.set_mounts(Some(mounts));
     Ok(true)
+}
+
+/// Mount the tmpfs for `dest` (with the mount's `options`, writable while it is filled) at
+/// `point`, owned by `owner` (uid, gid); its top directory, opened.
+fn mount_tmpfs(
+    point: &Path,
+    options: &[String],
+    dest: &Path,
+    owner: (u32, u32),
+) -> Result<OwnedFd> {
+    let data: Vec<&str> = options
+        .iter()
+        .filter(|o| !is_flag(o))
+        .map(String::as_str)
+        .collect();
+    nix::mount::mount(
+        Some("tmpfs"),
+        point,
+        Some("tmpfs"),
+        ms_flags(options) & !nix::mount::MsFlags::MS_RDONLY,
+        Some(data.join(",").as_str()),
+    )
+    .with_context(|| format!("mount the tmpfs for {} (tmpcopyup)", dest.display()))?;
+    let top = rustix::fs::open(
+        point,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("open {}", point.display()))?;
+    rustix::fs::fchown(
+        &top,
+        Some(rustix::fs::Uid::from_raw(owner.0)),
+        Some(rustix::fs::Gid::from_raw(owner.1)),
+    )
+    .with_context(|| format!("chown the tmpfs for {}", dest.display()))?;
+    Ok(top)
+}
+
+/// Copy the image's directory `src` (at `dest`) into the tmpfs `top`; a full tmpfs is said so.
+fn copy_image(src: &OwnedFd, top: &OwnedFd, owners: Owners, dest: &Path) -> Result<()> {
+    let mut budget = MAX_ENTRIES;
+    let Err(e) = copy_dir(src, top, owners, 0, &mut budget) else {
+        return Ok(());
+    };
+    let full = e.chain().any(|c| {
+        c.downcast_ref::<Errno>() == Some(&Errno::NOSPC)
+            || c.downcast_ref::<std::io::Error>()
+                .and_then(|e| e.raw_os_error())
+                == Some(Errno::NOSPC.raw_os_error())
+    });
+    let hint = if full {
+        ": the image has more there than the tmpfs holds (its size=, the policy's scratch_size)"
+    } else {
+        ""
+    };
+    Err(e.context(format!(
+        "copy the image's {} into its tmpfs (tmpcopyup){hint}",
+        dest.display()
+    )))
 }
 
 fn copy_dir(
@@ -465,34 +483,7 @@ fn copy_entry(
             rustix::fs::fchown(&d, uid, gid)?;
             rustix::fs::fchmod(&d, mode)?;
         }
-        FileType::RegularFile => {
-            let s = rustix::fs::openat(
-                src,
-                name,
-                // Non-blocking: were it swapped for a FIFO since the stat, open must not wait.
-                OFlags::RDONLY
-                    | OFlags::NOFOLLOW
-                    | OFlags::NOCTTY
-                    | OFlags::NONBLOCK
-                    | OFlags::CLOEXEC,
-                Mode::empty(),
-            )?;
-            if FileType::from_raw_mode(rustix::fs::fstat(&s)?.st_mode) != FileType::RegularFile {
-                bail!("changed while it was copied");
-            }
-            let d = rustix::fs::openat(
-                dst,
-                name,
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_bits_truncate(0o600),
-            )?;
-            let mut s = File::from(s);
-            let mut d = File::from(d);
-            std::io::copy(&mut s, &mut d)?;
-            // chown clears set-user-ID and set-group-ID bits: the mode comes after.
-            rustix::fs::fchown(&d, uid, gid)?;
-            rustix::fs::fchmod(&d, mode)?;
-        }
+        FileType::RegularFile => copy_file(src, dst, name, (uid, gid), mode)?,
         FileType::Symlink => {
             let target = rustix::fs::readlinkat(src, name, Vec::new())?;
             rustix::fs::symlinkat(target.as_c_str(), dst, name)?;
@@ -512,6 +503,39 @@ fn copy_entry(
         // Devices (the tmpfs is nodev) and sockets (bound to no one here) are not copied.
         _ => {}
     }
+    Ok(())
+}
+
+/// Copy the regular file `name` of `src` into `dst`, with `owner` and `mode`.
+fn copy_file(
+    src: &OwnedFd,
+    dst: &OwnedFd,
+    name: &std::ffi::CStr,
+    owner: (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>),
+    mode: Mode,
+) -> Result<()> {
+    let s = rustix::fs::openat(
+        src,
+        name,
+        // Non-blocking: were it swapped for a FIFO since the stat, open must not wait.
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    if FileType::from_raw_mode(rustix::fs::fstat(&s)?.st_mode) != FileType::RegularFile {
+        bail!("changed while it was copied");
+    }
+    let d = rustix::fs::openat(
+        dst,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )?;
+    let mut s = File::from(s);
+    let mut d = File::from(d);
+    std::io::copy(&mut s, &mut d)?;
+    // chown clears set-user-ID and set-group-ID bits: the mode comes after.
+    rustix::fs::fchown(&d, owner.0, owner.1)?;
+    rustix::fs::fchmod(&d, mode)?;
     Ok(())
 }
 
@@ -542,6 +566,12 @@ pub fn prepare(caller: &Spec, spec: &mut Spec, rootfs: &Path, owners: Owners) ->
 mod tests {
     use super::*;
     use oci_spec::runtime::MountBuilder;
+
+    /// The host IDs of a user namespace the policy adds, in the tests.
+    const RANGE: IdRange = IdRange {
+        host_start: 100_000,
+        size: 65536,
+    };
 
     fn root_with(links: &[(&str, &str)], dirs: &[&str]) -> tempfile::TempDir {
         let t = tempfile::tempdir().unwrap();
@@ -683,10 +713,7 @@ mod tests {
         )
         .unwrap();
         std::fs::set_permissions(s.join("fifo"), std::fs::Permissions::from_mode(0o620)).unwrap();
-        let r = IdRange {
-            host_start: 100_000,
-            size: 65536,
-        };
+        let r = RANGE;
         let open = |p: &Path| {
             rustix::fs::open(
                 p,
@@ -718,7 +745,7 @@ mod tests {
         assert!(meta("escape").file_type().is_symlink());
         assert_eq!(meta("escape").uid(), 100_000);
         let fifo = meta("fifo");
-        assert_eq!(fifo.mode() & libc::S_IFMT, libc::S_IFIFO);
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&fifo.file_type()));
         assert_eq!(fifo.mode() & 0o7777, 0o620);
         assert_eq!(budget, MAX_ENTRIES - 6);
         // A budget that runs out stops the copy with an error.
@@ -729,10 +756,7 @@ mod tests {
 
     #[test]
     fn owners_shift_into_the_range() {
-        let r = IdRange {
-            host_start: 100_000,
-            size: 65536,
-        };
+        let r = RANGE;
         assert_eq!(Owners(Some(r)).map(0), Some(100_000));
         assert_eq!(Owners(Some(r)).map(33), Some(100_033));
         assert_eq!(Owners(Some(r)).map(65536), None);

@@ -8,6 +8,32 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Calls `cond` every `every` until it returns Some (its value), for at most `within` (then
+/// None).
+pub fn poll_for<T>(
+    within: Duration,
+    every: Duration,
+    mut cond: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let end = Instant::now() + within;
+    loop {
+        if let Some(v) = cond() {
+            return Some(v);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// Polls `cond` (every 50 ms) until it holds; panics after `within`.
+pub fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let held = poll_for(within, Duration::from_millis(50), || cond().then_some(()));
+    assert!(held.is_some(), "timed out waiting for {what}");
+}
 
 /// The `hardened` binary under test.
 pub fn hardened_bin() -> PathBuf {

@@ -7,7 +7,7 @@ use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::signal::SigSet;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use oci_spec::runtime::{Capability, LinuxNamespaceType, Process, Spec, User, UserBuilder};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec, User, UserBuilder};
 
 use super::{run::wait_forwarding, Ctx};
 use crate::cli::Exec;
@@ -26,17 +26,6 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
         None => None,
     };
     Ok((uid, gid))
-}
-
-fn parse_cap(name: &str) -> Result<Capability> {
-    let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") {
-        upper
-    } else {
-        format!("CAP_{upper}")
-    };
-    serde_json::from_value(serde_json::Value::String(full))
-        .map_err(|_| anyhow::anyhow!("unknown capability {name:?} in --cap"))
 }
 
 /// The process runc's inline `exec` form describes: the container's process with the flags
@@ -82,7 +71,8 @@ fn inline_process(spec: &Spec, args: &Exec) -> Result<Process> {
         let mut e = caps.effective().clone().unwrap_or_default();
         let mut pe = caps.permitted().clone().unwrap_or_default();
         for c in &args.cap {
-            let c = parse_cap(c)?;
+            let c = crate::policy::rules::capabilities::parse_cap(c)
+                .ok_or_else(|| anyhow::anyhow!("unknown capability {c:?} in --cap"))?;
             b.insert(c);
             e.insert(c);
             pe.insert(c);

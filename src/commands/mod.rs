@@ -1,4 +1,7 @@
-//! One file per command: thin glue over `libcontainer`.
+//! One file per command, each over `libcontainer` and this crate's policy, pipeline and
+//! workarounds (`create`, `exec` and `run` do much of their own work). This file holds what
+//! the commands share: the context from the global flags, the container-ID check, the systemd
+//! check and runc's exit code of a process.
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;

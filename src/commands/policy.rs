@@ -22,14 +22,9 @@ pub fn policy(effective: &Policy, cmd: &PolicyCmd) -> Result<i32> {
                 file.display(),
                 serde_json::to_value(p.mode)?.as_str().unwrap_or("?"),
                 p.profiles.len(),
-                if p.profiles.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        ": {}",
-                        p.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )
-                }
+                p.profile_names()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
             );
             Ok(0)
         }

@@ -360,58 +360,17 @@ pub fn install(
     let runtimes = table_at(doc.as_table_mut(), &path, true, file)?
         .ok_or_else(|| InstallError::refused(file, "internal error: no runtimes table"))?;
     let style = Style::from_siblings(runtimes, rt.name);
-    if !runtimes.contains_key(rt.name) {
-        let mut h = Table::new();
-        h.decor_mut().set_prefix(format!("\n{}", style.table));
-        runtimes.insert(rt.name, Item::Table(h));
-        changed = true;
-    }
-    let handler = match runtimes.get_mut(rt.name) {
-        Some(Item::Table(h)) => h,
-        _ => {
-            return Err(InstallError::refused(
-                file,
-                format!(
-                    "`{}` is not a [table] section: remove it or choose another --name",
-                    path_display(&[&path[..], &[rt.name]].concat())
-                ),
-            ))
-        }
-    };
+    let shown = path_display(&[&path[..], &[rt.name]].concat());
+    let (handler, added) = subtable(runtimes, rt.name, &style.table, file, || {
+        format!("`{shown}` is not a [table] section: remove it or choose another --name")
+    })?;
+    changed |= added;
     changed |= set(handler, "runtime_type", RUNTIME_TYPE.into(), &style.keys);
-    // pod_annotations: ours added to whatever patterns are there.
-    let has_ours = handler
-        .get("pod_annotations")
-        .and_then(Item::as_array)
-        .map(|a| a.iter().any(|v| v.as_str() == Some(POD_ANNOTATIONS)));
-    match (has_ours, handler.get_mut("pod_annotations")) {
-        (Some(true), _) => {}
-        (Some(false), Some(item)) => {
-            if let Some(a) = item.as_array_mut() {
-                a.push(POD_ANNOTATIONS);
-                changed = true;
-            }
-        }
-        _ => {
-            let a: Array = [POD_ANNOTATIONS].into_iter().collect();
-            changed |= set(handler, "pod_annotations", Value::Array(a), &style.keys);
-        }
-    }
-    if !handler.contains_key("options") {
-        let mut o = Table::new();
-        o.decor_mut().set_prefix(format!("\n{}", style.options));
-        handler.insert("options", Item::Table(o));
-        changed = true;
-    }
-    let Some(Item::Table(options)) = handler.get_mut("options") else {
-        return Err(InstallError::refused(
-            file,
-            format!(
-                "`{}.options` is not a [table] section: make it one, or remove it",
-                path_display(&[&path[..], &[rt.name]].concat())
-            ),
-        ));
-    };
+    changed |= add_pod_annotations(handler, &style.keys);
+    let (options, added) = subtable(handler, "options", &style.options, file, || {
+        format!("`{shown}.options` is not a [table] section: make it one, or remove it")
+    })?;
+    changed |= added;
     changed |= set(options, "BinaryName", rt.path.into(), &style.option_keys);
     if systemd {
         changed |= set(options, "SystemdCgroup", true.into(), &style.option_keys);
@@ -420,9 +379,62 @@ pub fn install(
         return Ok((text.to_string(), version));
     }
     let new = doc.to_string();
-    // Read the result back as containerd will: the handler must be there, as written.
-    let check = parse(&new, file)?;
-    let h = item_at(check.as_table(), &path).and_then(|r| r.get(rt.name));
+    check_reads_back(&new, file, &path, rt)?;
+    Ok((new, version))
+}
+
+/// The [table] `key` of `parent`, added (a new section indented by `indent`) when missing;
+/// whether it was added. Refused with `not_a_table` when `key` is something else.
+fn subtable<'a>(
+    parent: &'a mut Table,
+    key: &str,
+    indent: &str,
+    file: &Path,
+    not_a_table: impl FnOnce() -> String,
+) -> Result<(&'a mut Table, bool), InstallError> {
+    let added = !parent.contains_key(key);
+    if added {
+        let mut t = Table::new();
+        t.decor_mut().set_prefix(format!("\n{indent}"));
+        parent.insert(key, Item::Table(t));
+    }
+    match parent.get_mut(key) {
+        Some(Item::Table(t)) => Ok((t, added)),
+        _ => Err(InstallError::refused(file, not_a_table())),
+    }
+}
+
+/// `pod_annotations`: ours added to whatever patterns are there; whether it changed.
+fn add_pod_annotations(handler: &mut Table, indent: &str) -> bool {
+    let has_ours = handler
+        .get("pod_annotations")
+        .and_then(Item::as_array)
+        .map(|a| a.iter().any(|v| v.as_str() == Some(POD_ANNOTATIONS)));
+    match (has_ours, handler.get_mut("pod_annotations")) {
+        (Some(true), _) => false,
+        (Some(false), Some(item)) => match item.as_array_mut() {
+            Some(a) => {
+                a.push(POD_ANNOTATIONS);
+                true
+            }
+            None => false,
+        },
+        _ => {
+            let a: Array = [POD_ANNOTATIONS].into_iter().collect();
+            set(handler, "pod_annotations", Value::Array(a), indent)
+        }
+    }
+}
+
+/// Read the result back as containerd will: the handler must be there, as written.
+fn check_reads_back(
+    new: &str,
+    file: &Path,
+    runtimes: &[&str],
+    rt: &ContainerdRuntime<'_>,
+) -> Result<(), InstallError> {
+    let check = parse(new, file)?;
+    let h = item_at(check.as_table(), runtimes).and_then(|r| r.get(rt.name));
     let ok = h.and_then(|h| h.get("runtime_type")).and_then(Item::as_str) == Some(RUNTIME_TYPE)
         && h.and_then(|h| h.get("options"))
             .and_then(|o| o.get("BinaryName"))
@@ -435,7 +447,7 @@ pub fn install(
              report this with the file",
         ));
     }
-    Ok((new, version))
+    Ok(())
 }
 
 /// The new text of `config.toml` without the handler `name` (in either format). None when
@@ -515,6 +527,10 @@ mod tests {
 
     fn inst(old: Option<&str>, major: Option<u32>) -> Result<(String, ConfigVersion), String> {
         install(old, Path::new(FILE), &rt(), major).map_err(|e| e.to_string())
+    }
+
+    fn uninst(old: Option<&str>) -> Result<Option<String>, String> {
+        uninstall(old, Path::new(FILE), "hardened").map_err(|e| e.to_string())
     }
 
     fn get<'a>(doc: &'a DocumentMut, path: &[&str]) -> Option<&'a Item> {
@@ -637,17 +653,13 @@ mod tests {
         for (old, major) in [(V2_DEFAULT, None), (V3_NODE, None)] {
             let (new, _) = inst(Some(old), major).unwrap();
             assert_ne!(new, old);
-            let back = uninstall(Some(&new), Path::new(FILE), "hardened")
-                .unwrap()
-                .unwrap();
+            let back = uninst(Some(&new)).unwrap().unwrap();
             assert_eq!(back, old);
             // Idempotent.
-            let again = uninstall(Some(&back), Path::new(FILE), "hardened")
-                .unwrap()
-                .unwrap();
+            let again = uninst(Some(&back)).unwrap().unwrap();
             assert_eq!(again, old);
         }
-        assert_eq!(uninstall(None, Path::new(FILE), "hardened").unwrap(), None);
+        assert_eq!(uninst(None).unwrap(), None);
     }
 
     #[test]
@@ -673,9 +685,7 @@ BinaryName = \"/usr/local/bin/hardened\"
         assert!(new3
             .contains("[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.hardened]"));
         // Uninstall leaves the version line (and nothing else).
-        let back = uninstall(Some(&new), Path::new(FILE), "hardened")
-            .unwrap()
-            .unwrap();
+        let back = uninst(Some(&new)).unwrap().unwrap();
         assert_eq!(back, "version = 2\n");
         // A file without plugin settings gets a version line.
         let (new, _) = inst(Some("root = \"/data/containerd\"\n"), None).unwrap();
@@ -705,9 +715,7 @@ BinaryName = \"/usr/local/bin/hardened\"
         let err = inst(Some(bad), None).unwrap_err();
         assert!(err.contains(FILE) && err.contains("line 3"), "{err}");
         assert!(err.contains("nothing was changed"), "{err}");
-        let err = uninstall(Some(bad), Path::new(FILE), "hardened")
-            .unwrap_err()
-            .to_string();
+        let err = uninst(Some(bad)).unwrap_err();
         assert!(err.contains("line 3"), "{err}");
     }
 
@@ -747,9 +755,7 @@ BinaryName = \"/usr/local/bin/hardened\"
     #[test]
     fn uninstall_refuses_to_remove_the_default_handler() {
         let old = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\ndefault_runtime_name = \"hardened\"\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.hardened]\nruntime_type = \"io.containerd.runc.v2\"\n";
-        let err = uninstall(Some(old), Path::new(FILE), "hardened")
-            .unwrap_err()
-            .to_string();
+        let err = uninst(Some(old)).unwrap_err();
         assert!(err.contains("default_runtime_name"), "{err}");
     }
 }

@@ -165,22 +165,27 @@ mod tests {
         }
     }
 
+    fn inst(old: Option<&str>) -> Result<String, String> {
+        install(old, Path::new(FILE), &rt(None)).map_err(|e| e.to_string())
+    }
+
+    fn uninst(old: Option<&str>) -> Result<Option<String>, String> {
+        uninstall(old, Path::new(FILE), "hardened").map_err(|e| e.to_string())
+    }
+
     fn json(s: &str) -> Value {
         serde_json::from_str(s).expect("JSON")
     }
 
     #[test]
     fn missing_file_gets_a_new_one() {
-        let new = install(None, Path::new(FILE), &rt(None)).unwrap();
+        let new = inst(None).unwrap();
         assert_eq!(
             new,
             "{\n  \"runtimes\": {\n    \"hardened\": {\n      \"path\": \"/usr/local/bin/hardened\"\n    }\n  }\n}\n"
         );
         // An empty file is an empty object.
-        assert_eq!(
-            install(Some(" \n"), Path::new(FILE), &rt(None)).unwrap(),
-            new
-        );
+        assert_eq!(inst(Some(" \n")).unwrap(), new);
     }
 
     #[test]
@@ -237,21 +242,18 @@ mod tests {
 
     #[test]
     fn idempotent() {
-        let once = install(Some("{\"a\": 1}"), Path::new(FILE), &rt(None)).unwrap();
-        let twice = install(Some(&once), Path::new(FILE), &rt(None)).unwrap();
+        let once = inst(Some("{\"a\": 1}")).unwrap();
+        let twice = inst(Some(&once)).unwrap();
         assert_eq!(once, twice);
         // Already configured, in another layout: returned unchanged, byte for byte.
         let compact = r#"{"runtimes":{"hardened":{"path":"/usr/local/bin/hardened"}}}"#;
-        assert_eq!(
-            install(Some(compact), Path::new(FILE), &rt(None)).unwrap(),
-            compact
-        );
+        assert_eq!(inst(Some(compact)).unwrap(), compact);
     }
 
     #[test]
     fn an_older_entry_is_replaced_in_place() {
         let old = r#"{"runtimes": {"a": {"path": "/a"}, "hardened": {"path": "/old/hardened", "runtimeArgs": ["--debug"]}, "z": {"path": "/z"}}}"#;
-        let new = install(Some(old), Path::new(FILE), &rt(None)).unwrap();
+        let new = inst(Some(old)).unwrap();
         let v = json(&new);
         let rts: Vec<&String> = v["runtimes"].as_object().unwrap().keys().collect();
         assert_eq!(rts, ["a", "hardened", "z"]);
@@ -264,24 +266,18 @@ mod tests {
     #[test]
     fn invalid_json_names_file_and_line() {
         let old = "{\n  \"a\": 1,\n  \"b\": oops\n}\n";
-        let err = install(Some(old), Path::new(FILE), &rt(None))
-            .unwrap_err()
-            .to_string();
+        let err = inst(Some(old)).unwrap_err();
         assert!(err.contains(FILE), "{err}");
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("nothing was changed"), "{err}");
-        let err = uninstall(Some(old), Path::new(FILE), "hardened")
-            .unwrap_err()
-            .to_string();
+        let err = uninst(Some(old)).unwrap_err();
         assert!(err.contains("line 3"), "{err}");
     }
 
     #[test]
     fn wrong_shapes_are_refused() {
         for bad in ["[1]", "{\"runtimes\": []}", "{\"runtimes\": \"x\"}"] {
-            let err = install(Some(bad), Path::new(FILE), &rt(None))
-                .unwrap_err()
-                .to_string();
+            let err = inst(Some(bad)).unwrap_err();
             assert!(
                 err.contains(FILE) && err.contains("not a JSON object"),
                 "{err}"
@@ -292,45 +288,29 @@ mod tests {
     #[test]
     fn uninstall_restores() {
         let old = "{\n  \"log-driver\": \"json-file\",\n  \"runtimes\": {\n    \"runsc\": {\n      \"path\": \"/usr/bin/runsc\"\n    }\n  }\n}\n";
-        let new = install(Some(old), Path::new(FILE), &rt(None)).unwrap();
-        let back = uninstall(Some(&new), Path::new(FILE), "hardened")
-            .unwrap()
-            .unwrap();
+        let new = inst(Some(old)).unwrap();
+        let back = uninst(Some(&new)).unwrap().unwrap();
         assert_eq!(back, old);
         // Idempotent: nothing more to remove.
-        assert_eq!(
-            uninstall(Some(&back), Path::new(FILE), "hardened")
-                .unwrap()
-                .unwrap(),
-            back
-        );
-        assert_eq!(uninstall(None, Path::new(FILE), "hardened").unwrap(), None);
+        assert_eq!(uninst(Some(&back)).unwrap().unwrap(), back);
+        assert_eq!(uninst(None).unwrap(), None);
     }
 
     #[test]
     fn uninstall_drops_the_runtimes_object_it_empties() {
         let old = "{\n  \"debug\": true\n}\n";
-        let new = install(Some(old), Path::new(FILE), &rt(None)).unwrap();
-        let back = uninstall(Some(&new), Path::new(FILE), "hardened")
-            .unwrap()
-            .unwrap();
+        let new = inst(Some(old)).unwrap();
+        let back = uninst(Some(&new)).unwrap().unwrap();
         assert_eq!(back, old);
         // An empty runtimes object that was already there and holds nothing of ours stays.
         let keep = "{\"runtimes\": {}}";
-        assert_eq!(
-            uninstall(Some(keep), Path::new(FILE), "hardened")
-                .unwrap()
-                .unwrap(),
-            keep
-        );
+        assert_eq!(uninst(Some(keep)).unwrap().unwrap(), keep);
     }
 
     #[test]
     fn uninstall_refuses_to_remove_the_default_runtime() {
         let old = r#"{"default-runtime": "hardened", "runtimes": {"hardened": {"path": "/x"}}}"#;
-        let err = uninstall(Some(old), Path::new(FILE), "hardened")
-            .unwrap_err()
-            .to_string();
+        let err = uninst(Some(old)).unwrap_err();
         assert!(err.contains("default-runtime"), "{err}");
     }
 }

@@ -108,18 +108,13 @@ mod tests {
     fn names() {
         assert!(validate_name("hardened").is_ok());
         assert!(validate_name("hardened-web2").is_ok());
-        for bad in [
-            "",
-            "Hardened",
-            "a.b",
-            "-a",
-            "a-",
-            "a b",
-            "runc",
-            &"a".repeat(64),
-        ] {
-            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
-        }
+        let too_long = "a".repeat(64);
+        let bad = ["", "Hardened", "a.b", "-a", "a-", "a b", "runc", &too_long];
+        let accepted: Vec<&str> = bad
+            .into_iter()
+            .filter(|name| validate_name(name).is_ok())
+            .collect();
+        assert!(accepted.is_empty(), "accepted: {accepted:?}");
     }
 
     #[test]

@@ -25,11 +25,12 @@ pub enum LoadError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// First pass: every table typed, so that errors carry the line and key.
+/// The file's top-level keys. Parsed twice: first with `T = Rules`, every table typed, so that
+/// errors carry the line and key; then with `T = toml::Table`, the tables as written, to let a
+/// profile inherit the operator's [defaults].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Typed {
+struct File<T> {
     #[serde(default)]
     mode: Mode,
     audit_log: Option<PathBuf>,
@@ -38,25 +39,9 @@ struct Typed {
     #[serde(default)]
     allowed_cgroup_parents: Vec<String>,
     #[serde(default)]
-    defaults: Rules,
+    defaults: T,
     #[serde(default)]
-    profiles: BTreeMap<String, Rules>,
-}
-
-/// Second pass: the tables as written, to let a profile inherit the operator's [defaults].
-#[derive(Deserialize)]
-struct File {
-    #[serde(default)]
-    mode: Mode,
-    audit_log: Option<PathBuf>,
-    #[serde(default)]
-    user_namespace: super::UsernsPool,
-    #[serde(default)]
-    allowed_cgroup_parents: Vec<String>,
-    #[serde(default)]
-    defaults: toml::Table,
-    #[serde(default)]
-    profiles: BTreeMap<String, toml::Table>,
+    profiles: BTreeMap<String, T>,
 }
 
 fn invalid(path: &Path, message: impl Into<String>) -> LoadError {
@@ -68,8 +53,9 @@ fn invalid(path: &Path, message: impl Into<String>) -> LoadError {
 
 /// Parse policy text; `path` is only used in messages.
 pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
-    toml::from_str::<Typed>(text).map_err(|e| invalid(path, e.to_string().trim_end()))?;
-    let file: File = toml::from_str(text).map_err(|e| invalid(path, e.to_string().trim_end()))?;
+    toml::from_str::<File<Rules>>(text).map_err(|e| invalid(path, e.to_string().trim_end()))?;
+    let file: File<toml::Table> =
+        toml::from_str(text).map_err(|e| invalid(path, e.to_string().trim_end()))?;
     // The defaults: built-in values with the keys of [defaults] replaced.
     let defaults: Rules = Rules::deserialize(file.defaults.clone())
         .map_err(|e| invalid(path, format!("in [defaults]: {}", e.to_string().trim_end())))?;
@@ -107,7 +93,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
 }
 
 fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
-    for parent in &p.allowed_cgroup_parents {
+    validate_cgroup_parents(&p.allowed_cgroup_parents, path)?;
+    validate_userns_pool(&p.user_namespace, path)?;
+    let all = std::iter::once(("[defaults]".to_string(), &p.defaults)).chain(
+        p.profiles
+            .iter()
+            .map(|(n, r)| (format!("[profiles.{n}]"), r)),
+    );
+    for (table, r) in all {
+        validate_rules(&table, r, path)?;
+    }
+    Ok(())
+}
+
+/// Each entry a cgroup path below the hierarchy root, or a systemd slice.
+fn validate_cgroup_parents(parents: &[String], path: &Path) -> Result<(), LoadError> {
+    for parent in parents {
         let is_slice = parent.ends_with(".slice") && !parent.contains('/');
         let parts: Vec<&str> = parent
             .split('/')
@@ -120,7 +121,11 @@ fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
             ));
         }
     }
-    let pool = &p.user_namespace;
+    Ok(())
+}
+
+/// The `[user_namespace]` pool: a range of host IDs that fits, or a subid user create can use.
+fn validate_userns_pool(pool: &super::UsernsPool, path: &Path) -> Result<(), LoadError> {
     if pool.subid_user.is_none()
         && (pool.ranges == 0
             || pool.start < 65536
@@ -148,55 +153,53 @@ fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
             ));
         }
     }
-    let all = std::iter::once(("[defaults]".to_string(), &p.defaults)).chain(
-        p.profiles
-            .iter()
-            .map(|(n, r)| (format!("[profiles.{n}]"), r)),
-    );
-    for (table, r) in all {
-        for cap in &r.allow_capabilities {
-            if super::rules::capabilities::parse_cap(cap).is_none() {
-                return Err(invalid(
-                    path,
-                    format!("in {table}: allow_capabilities: unknown capability {cap:?} (use names such as \"NET_BIND_SERVICE\")"),
-                ));
-            }
-        }
-        for ns in &r.allow_host_namespaces {
-            if !["pid", "network", "ipc", "uts", "mount"].contains(&ns.as_str()) {
-                return Err(invalid(
-                    path,
-                    format!("in {table}: allow_host_namespaces: unknown namespace {ns:?} (one of \"pid\", \"network\", \"ipc\", \"uts\", \"mount\")"),
-                ));
-            }
-        }
-        if r.pids_limit <= 0 || r.pids_max <= 0 || r.pids_limit > r.pids_max {
+    Ok(())
+}
+
+/// One table of rules (`[defaults]` or a profile), named `table` in messages.
+fn validate_rules(table: &str, r: &Rules, path: &Path) -> Result<(), LoadError> {
+    for cap in &r.allow_capabilities {
+        if super::rules::capabilities::parse_cap(cap.trim()).is_none() {
             return Err(invalid(
                 path,
-                format!("in {table}: pids_limit ({}) and pids_max ({}) must be positive, with pids_limit <= pids_max", r.pids_limit, r.pids_max),
+                format!("in {table}: allow_capabilities: unknown capability {cap:?} (use names such as \"NET_BIND_SERVICE\")"),
             ));
         }
-        if !is_tmpfs_size(&r.scratch_size) {
+    }
+    for ns in &r.allow_host_namespaces {
+        if !["pid", "network", "ipc", "uts", "mount"].contains(&ns.as_str()) {
             return Err(invalid(
                 path,
-                format!(
-                    "in {table}: scratch_size {} is not a tmpfs size: give a number of bytes with an optional k, m or g suffix (\"64m\"), or a percentage of RAM (\"10%\")",
-                    crate::oneline::value(&r.scratch_size)
-                ),
+                format!("in {table}: allow_host_namespaces: unknown namespace {ns:?} (one of \"pid\", \"network\", \"ipc\", \"uts\", \"mount\")"),
             ));
         }
-        for m in r
-            .scratch_mounts
-            .iter()
-            .chain(&r.allow_mounts)
-            .chain(&r.allow_devices)
-        {
-            if !m.is_absolute() {
-                return Err(invalid(
-                    path,
-                    format!("in {table}: {} is not an absolute path", m.display()),
-                ));
-            }
+    }
+    if r.pids_limit <= 0 || r.pids_max <= 0 || r.pids_limit > r.pids_max {
+        return Err(invalid(
+            path,
+            format!("in {table}: pids_limit ({}) and pids_max ({}) must be positive, with pids_limit <= pids_max", r.pids_limit, r.pids_max),
+        ));
+    }
+    if !is_tmpfs_size(&r.scratch_size) {
+        return Err(invalid(
+            path,
+            format!(
+                "in {table}: scratch_size {} is not a tmpfs size: give a number of bytes with an optional k, m or g suffix (\"64m\"), or a percentage of RAM (\"10%\")",
+                crate::oneline::value(&r.scratch_size)
+            ),
+        ));
+    }
+    for m in r
+        .scratch_mounts
+        .iter()
+        .chain(&r.allow_mounts)
+        .chain(&r.allow_devices)
+    {
+        if !m.is_absolute() {
+            return Err(invalid(
+                path,
+                format!("in {table}: {} is not an absolute path", m.display()),
+            ));
         }
     }
     Ok(())

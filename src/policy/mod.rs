@@ -305,14 +305,10 @@ fn select_profile<'p>(
                 rule: RuleId::Profile,
                 what: format!(
                     "the annotation {PROFILE_ANNOTATION}={name} names a profile that the policy does not define{}",
-                    if policy.profiles.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " (defined: {})",
-                            policy.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
-                        )
-                    }
+                    policy
+                        .profile_names()
+                        .map(|n| format!(" (defined: {n})"))
+                        .unwrap_or_default()
                 ),
                 allow: format!("a [profiles.{name}] table in {}", policy.file_name()),
                 in_every_mode: false,
@@ -322,6 +318,12 @@ fn select_profile<'p>(
 }
 
 impl Policy {
+    /// The names of the policy's profiles, comma-separated (None: it has none).
+    pub fn profile_names(&self) -> Option<String> {
+        (!self.profiles.is_empty())
+            .then(|| self.profiles.keys().cloned().collect::<Vec<_>>().join(", "))
+    }
+
     /// The rules that apply to `spec` (its profile's, or the defaults), if its profile exists.
     pub fn rules_for(&self, spec: &Spec) -> Option<&Rules> {
         select_profile(self, spec).ok().map(|(_, r)| r)

@@ -32,6 +32,19 @@ fn eval_with(policy: &Policy, spec: &Spec) -> Verdict {
     )
 }
 
+/// A policy file's text, parsed as `load` does.
+fn policy(toml: &str) -> Policy {
+    load::parse(toml, Path::new("/p.toml")).unwrap()
+}
+
+/// `spec` with the annotation that names the policy profile `profile`.
+fn with_profile(mut spec: Spec, profile: &str) -> Spec {
+    spec.set_annotations(Some(
+        [(PROFILE_ANNOTATION.to_string(), profile.to_string())].into(),
+    ));
+    spec
+}
+
 fn eval(spec: &Spec) -> Verdict {
     eval_with(&Policy::default(), spec)
 }
@@ -77,18 +90,8 @@ fn docker_default_runs_hardened() {
         .map(|m| m.destination().clone())
         .collect();
     assert!(dests.contains(&PathBuf::from("/tmp")) && dests.contains(&PathBuf::from("/run")));
+    assert_eq!(pids_limit(s), 1024);
     let linux = s.linux().as_ref().unwrap();
-    assert_eq!(
-        linux
-            .resources()
-            .as_ref()
-            .unwrap()
-            .pids()
-            .as_ref()
-            .unwrap()
-            .limit(),
-        1024
-    );
     assert!(linux.seccomp().is_some());
     let masked = linux.masked_paths().clone().unwrap();
     assert!(masked.iter().any(|p| p == "/proc/kcore"));
@@ -180,16 +183,9 @@ fn refusal_names_the_key_that_allows_it() {
     assert!(v.refusals[0]
         .allow
         .contains("allow_capabilities = [\"SYS_ADMIN\"]"));
-    let pol = load::parse(
-        "[profiles.admin]\nallow_capabilities = [\"SYS_ADMIN\"]\n",
-        Path::new("/etc/hardened/p.toml"),
-    )
-    .unwrap();
+    let pol = policy("[profiles.admin]\nallow_capabilities = [\"SYS_ADMIN\"]\n");
     // The same config with the profile annotation runs, keeping SYS_ADMIN only.
-    let mut spec = fixture("cap-sys-admin");
-    spec.set_annotations(Some(
-        [(PROFILE_ANNOTATION.to_string(), "admin".to_string())].into(),
-    ));
+    let spec = with_profile(fixture("cap-sys-admin"), "admin");
     let v = eval_with(&pol, &spec);
     assert!(v.refusals.is_empty(), "{:?}", v.refusals);
     assert_eq!(v.profile.as_deref(), Some("admin"));
@@ -198,11 +194,7 @@ fn refusal_names_the_key_that_allows_it() {
 
 #[test]
 fn allowed_capability_is_kept_only_when_asked_for() {
-    let pol = load::parse(
-        "[defaults]\nallow_capabilities = [\"NET_BIND_SERVICE\", \"SYS_TIME\"]\n",
-        Path::new("/p.toml"),
-    )
-    .unwrap();
+    let pol = policy("[defaults]\nallow_capabilities = [\"NET_BIND_SERVICE\", \"SYS_TIME\"]\n");
     let v = eval_with(&pol, &fixture("cap-net-bind"));
     assert_eq!(
         caps_of(&v.hardened),
@@ -217,10 +209,7 @@ fn allowed_capability_is_kept_only_when_asked_for() {
 
 #[test]
 fn unknown_profile_is_refused() {
-    let mut spec = fixture("default");
-    spec.set_annotations(Some(
-        [(PROFILE_ANNOTATION.to_string(), "nope".to_string())].into(),
-    ));
+    let spec = with_profile(fixture("default"), "nope");
     let v = eval(&spec);
     assert_eq!(refused_rules(&v), BTreeSet::from(["profile"]));
 }
@@ -259,48 +248,47 @@ fn secrets_warn_by_default_and_refuse_when_asked() {
     let w = &v.warnings[0].what;
     assert!(w.contains("DB_PASSWORD") && w.contains("API_TOKEN"), "{w}");
     assert!(!w.contains("=x"), "values are never shown: {w}");
-    let pol = load::parse(
-        "[defaults]\nsecrets_in_env = \"refuse\"\n",
-        Path::new("/p.toml"),
-    )
-    .unwrap();
+    let pol = policy("[defaults]\nsecrets_in_env = \"refuse\"\n");
     let v = eval_with(&pol, &fixture("secrets"));
     assert_eq!(refused_rules(&v), BTreeSet::from(["secrets-env"]));
 }
 
 #[test]
 fn pids_limit_is_set_and_lowered() {
-    let mut spec = fixture("default");
+    let v = eval(&with_pids_limit(fixture("default"), 100_000));
+    assert_eq!(pids_limit(&v.hardened), 4096);
+    let spec2 = with_pids_limit(v.hardened.clone(), 50);
+    assert_eq!(
+        pids_limit(&eval(&spec2).hardened),
+        50,
+        "a lower limit is kept"
+    );
+}
+
+/// The pids limit of `spec` (which must have one).
+fn pids_limit(spec: &Spec) -> i64 {
+    spec.linux()
+        .as_ref()
+        .unwrap()
+        .resources()
+        .as_ref()
+        .unwrap()
+        .pids()
+        .as_ref()
+        .unwrap()
+        .limit()
+}
+
+/// `spec` with its pids limit set to `limit`.
+fn with_pids_limit(mut spec: Spec, limit: i64) -> Spec {
     let mut linux = spec.linux().clone().unwrap();
     let mut res = linux.resources().clone().unwrap_or_default();
     let mut pids = oci_spec::runtime::LinuxPids::default();
-    pids.set_limit(100_000);
+    pids.set_limit(limit);
     res.set_pids(Some(pids));
     linux.set_resources(Some(res));
     spec.set_linux(Some(linux));
-    let v = eval(&spec);
-    let limit = |s: &Spec| {
-        s.linux()
-            .as_ref()
-            .unwrap()
-            .resources()
-            .as_ref()
-            .unwrap()
-            .pids()
-            .as_ref()
-            .unwrap()
-            .limit()
-    };
-    assert_eq!(limit(&v.hardened), 4096);
-    let mut spec2 = v.hardened.clone();
-    let mut linux = spec2.linux().clone().unwrap();
-    let mut res = linux.resources().clone().unwrap();
-    let mut pids = oci_spec::runtime::LinuxPids::default();
-    pids.set_limit(50);
-    res.set_pids(Some(pids));
-    linux.set_resources(Some(res));
-    spec2.set_linux(Some(linux));
-    assert_eq!(limit(&eval(&spec2).hardened), 50, "a lower limit is kept");
+    spec
 }
 
 fn docker_exec_process(caps: &[&str]) -> Process {
@@ -373,11 +361,7 @@ fn exec_asking_for_more_is_refused() {
         v.refusals
     );
     // An allowed capability the container does not have is refused for exec too.
-    let pol = load::parse(
-        "[defaults]\nallow_capabilities = [\"NET_ADMIN\"]\n",
-        Path::new("/p.toml"),
-    )
-    .unwrap();
+    let pol = policy("[defaults]\nallow_capabilities = [\"NET_ADMIN\"]\n");
     let v = evaluate_exec(&pol, &container, &docker_exec_process(&["CAP_NET_ADMIN"]));
     assert!(
         v.refusals
@@ -580,15 +564,8 @@ fn an_engine_user_namespace_is_honoured_but_host_root_in_it_is_refused() {
 
 #[test]
 fn a_profile_can_turn_the_user_namespace_off() {
-    let pol = load::parse(
-        "[profiles.legacy]\nuser_namespace = false\n",
-        Path::new("/p.toml"),
-    )
-    .unwrap();
-    let mut spec = fixture("default");
-    spec.set_annotations(Some(
-        [(PROFILE_ANNOTATION.to_string(), "legacy".to_string())].into(),
-    ));
+    let pol = policy("[profiles.legacy]\nuser_namespace = false\n");
+    let spec = with_profile(fixture("default"), "legacy");
     let v = eval_with(&pol, &spec);
     assert!(v.refusals.is_empty());
     let facts = crate::facts::SpecFacts::of(&v.hardened, &HostFacts::default());

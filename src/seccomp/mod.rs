@@ -43,9 +43,9 @@ use oci_spec::runtime::{
 };
 
 /// EPERM: the answer of every denied syscall.
-pub const EPERM: u32 = libc::EPERM as u32;
+pub const EPERM: u32 = nix::errno::Errno::EPERM as u32;
 /// ENOSYS: the answer to `clone3`, so that libcs fall back to `clone`.
-pub const ENOSYS: u32 = libc::ENOSYS as u32;
+pub const ENOSYS: u32 = nix::errno::Errno::ENOSYS as u32;
 
 /// The `CLONE_NEW*` flags, one by one: `clone` (flags in argument 0 on x86_64, x86, aarch64 and
 /// arm) is allowed only when none of them is set.
@@ -94,18 +94,12 @@ pub fn default_architectures() -> Vec<Arch> {
 pub fn default_profile() -> LinuxSeccomp {
     let mut syscalls = vec![rule(known(ALLOWED), LinuxSeccompAction::ScmpActAllow, None)];
     syscalls.extend(PERSONALITY_ALLOWED.iter().map(|&persona| {
-        let mut r = rule(
-            vec!["personality".to_string()],
+        rule_on_arg0(
+            "personality",
             LinuxSeccompAction::ScmpActAllow,
             None,
-        );
-        r.set_args(Some(vec![arg(
-            0,
-            persona,
-            None,
-            LinuxSeccompOperator::ScmpCmpEq,
-        )]));
-        r
+            arg(0, persona, None, LinuxSeccompOperator::ScmpCmpEq),
+        )
     }));
     syscalls.push(clone3_rule());
     syscalls.push(clone_allow_rule());
@@ -154,6 +148,23 @@ pub fn merge_baseline(caller: &LinuxSeccomp) -> (LinuxSeccomp, Vec<String>) {
         .collect();
     let clone_kept = first_unconditional_deny(rules, "clone");
 
+    let changed = newly_denied(rules, default, &forced);
+    let clone_allowed = clone_kept.is_none()
+        && (!default.is_deny() || rules.iter().any(|r| names(r, "clone") && !is_deny(r)));
+
+    let canonical_clone = canonical_clone_rules(default, clone_allowed);
+    let mut merged = without_forced(rules, &forced, &kept);
+    merged.extend(baseline_rules(default, &kept));
+    merged.extend(canonical_clone);
+
+    let mut profile = caller.clone();
+    profile.set_syscalls(Some(merged));
+    (profile, changed)
+}
+
+/// The names among `forced` (and `clone` with namespace flags) that the caller's profile
+/// allowed, at least for some arguments, sorted.
+fn newly_denied(rules: &[LinuxSyscall], default: Effect, forced: &[&str]) -> Vec<String> {
     // (Names libseccomp cannot resolve are not filtered at all: no change.)
     let mut changed: Vec<String> = known_names(
         forced
@@ -167,10 +178,17 @@ pub fn merge_baseline(caller: &LinuxSeccomp) -> (LinuxSeccomp, Vec<String>) {
     }
     changed.sort();
     changed.dedup();
-    let clone_allowed = clone_kept.is_none()
-        && (!default.is_deny() || rules.iter().any(|r| names(r, "clone") && !is_deny(r)));
+    changed
+}
 
-    let canonical_clone = canonical_clone_rules(default, clone_allowed);
+/// The caller's rules without the `forced` names (but in the rule `kept` for each) and without
+/// `clone` in the non-deny rules; rules left without names are dropped, our clone rules from an
+/// earlier merge too (they are re-added at the end).
+fn without_forced(
+    rules: &[LinuxSyscall],
+    forced: &[&str],
+    kept: &[Option<usize>],
+) -> Vec<LinuxSyscall> {
     let mut merged: Vec<LinuxSyscall> = Vec::with_capacity(rules.len() + 4);
     for (index, r) in rules.iter().enumerate() {
         // Our clone rules (from an earlier merge) are re-added at the end.
@@ -199,31 +217,33 @@ pub fn merge_baseline(caller: &LinuxSeccomp) -> (LinuxSeccomp, Vec<String>) {
         r.set_names(new_names);
         merged.push(r);
     }
+    merged
+}
 
+/// The deny rules for the [`BASELINE_DENIED`] names and `clone3` (the last of `kept`) that no
+/// rule of the caller keeps denying, unless the default action already answers the same.
+fn baseline_rules(default: Effect, kept: &[Option<usize>]) -> Vec<LinuxSyscall> {
+    let mut out = Vec::new();
     let baseline: Vec<String> = BASELINE_DENIED
         .iter()
-        .zip(&kept)
+        .zip(kept)
         .filter(|(_, kept)| kept.is_none())
         .map(|(name, _)| name.to_string())
         .collect();
     let baseline = known_names(baseline);
     if !baseline.is_empty() && !default.same(LinuxSeccompAction::ScmpActErrno, Some(EPERM)) {
-        merged.push(rule(
+        out.push(rule(
             baseline,
             LinuxSeccompAction::ScmpActErrno,
             Some(EPERM),
         ));
     }
-    if kept[forced.len() - 1].is_none()
+    if kept.last().is_some_and(Option::is_none)
         && !default.same(LinuxSeccompAction::ScmpActErrno, Some(ENOSYS))
     {
-        merged.push(clone3_rule());
+        out.push(clone3_rule());
     }
-    merged.extend(canonical_clone);
-
-    let mut profile = caller.clone();
-    profile.set_syscalls(Some(merged));
-    (profile, changed)
+    out
 }
 
 /// Rewrites the clone allow rule of profiles made by earlier versions, which wrote it for
@@ -427,35 +447,28 @@ fn is_canonical_clone_rule(r: &LinuxSyscall) -> bool {
 /// `clone` is allowed when `(flags & CLONE_NAMESPACE_MASK) == 0`: the mask in `value`, the
 /// datum in `valueTwo` (see the module documentation).
 fn clone_allow_rule() -> LinuxSyscall {
-    let mut r = rule(
-        vec!["clone".to_string()],
+    rule_on_arg0(
+        "clone",
         LinuxSeccompAction::ScmpActAllow,
         None,
-    );
-    r.set_args(Some(vec![arg(
-        0,
-        CLONE_NAMESPACE_MASK,
-        Some(0),
-        LinuxSeccompOperator::ScmpCmpMaskedEq,
-    )]));
-    r
+        arg(
+            0,
+            CLONE_NAMESPACE_MASK,
+            Some(0),
+            LinuxSeccompOperator::ScmpCmpMaskedEq,
+        ),
+    )
 }
 
 /// `clone` is denied (EPERM) when `(flags & flag) == flag`: mask and value are equal, so both
 /// conventions of SCMP_CMP_MASKED_EQ read it the same way.
 fn clone_flag_deny_rule(flag: u64) -> LinuxSyscall {
-    let mut r = rule(
-        vec!["clone".to_string()],
+    rule_on_arg0(
+        "clone",
         LinuxSeccompAction::ScmpActErrno,
         Some(EPERM),
-    );
-    r.set_args(Some(vec![arg(
-        0,
-        flag,
-        Some(flag),
-        LinuxSeccompOperator::ScmpCmpMaskedEq,
-    )]));
-    r
+        arg(0, flag, Some(flag), LinuxSeccompOperator::ScmpCmpMaskedEq),
+    )
 }
 
 /// `clone3` answers ENOSYS: its flags are in memory, out of seccomp's reach; glibc, musl, Go
@@ -471,6 +484,18 @@ fn clone3_rule() -> LinuxSyscall {
 fn rule(names: Vec<String>, action: LinuxSeccompAction, errno: Option<u32>) -> LinuxSyscall {
     let mut r = LinuxSyscall::default();
     r.set_names(names).set_action(action).set_errno_ret(errno);
+    r
+}
+
+/// A rule on the one syscall `name` with the one condition `condition`.
+fn rule_on_arg0(
+    name: &str,
+    action: LinuxSeccompAction,
+    errno: Option<u32>,
+    condition: LinuxSeccompArg,
+) -> LinuxSyscall {
+    let mut r = rule(vec![name.to_string()], action, errno);
+    r.set_args(Some(vec![condition]));
     r
 }
 

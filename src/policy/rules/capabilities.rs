@@ -32,9 +32,10 @@ pub const ENGINE_DEFAULTS: &[Capability] = &[
     Capability::AuditWrite,
 ];
 
-/// "SYS_ADMIN", "CAP_SYS_ADMIN", "sys_admin" -> the capability.
+/// "SYS_ADMIN", "CAP_SYS_ADMIN", "sys_admin" -> the capability (the policy trims white space
+/// around a name first; `exec --cap` does not).
 pub fn parse_cap(name: &str) -> Option<Capability> {
-    let upper = name.trim().to_ascii_uppercase();
+    let upper = name.to_ascii_uppercase();
     let full = if upper.starts_with("CAP_") {
         upper
     } else {
@@ -124,7 +125,7 @@ fn harden_process(ctx: &Ctx, process: &mut Process, out: &mut Out) {
         .rules
         .allow_capabilities
         .iter()
-        .filter_map(|c| parse_cap(c))
+        .filter_map(|c| parse_cap(c.trim()))
         .collect();
     let requested = requested(Some(process));
     let refused: HashSet<Capability> = requested

@@ -17,9 +17,10 @@ pub const RULE: Rule = Rule {
     evaluate,
 };
 
-/// Sensitive host paths. For each: the path itself, its ancestors and its descendants are
-/// refused (for `/`, only `/` itself).
-pub const SENSITIVE: &[&str] = &[
+/// Sensitive host paths, in the order they are reported (`sensitive()`): the host's own, the
+/// engines' state (`ENGINE_STATE`), then the rest. For each: the path itself, its ancestors and
+/// its descendants are refused (for `/`, only `/` itself).
+const HOST: &[&str] = &[
     "/",
     "/proc",
     "/sys",
@@ -31,20 +32,6 @@ pub const SENSITIVE: &[&str] = &[
     "/usr/lib/modules",
     "/var/run/docker.sock",
     "/run/docker.sock",
-    "/var/lib/docker",
-    "/run/docker",
-    "/var/run/docker",
-    "/run/containerd",
-    "/var/run/containerd",
-    "/var/lib/containerd",
-    "/run/crio",
-    "/var/run/crio",
-    "/var/lib/containers",
-    "/run/podman",
-    "/var/lib/kubelet/pki",
-    "/run/hardened",
-    "/var/run/hardened",
-    "/var/log/hardened",
 ];
 
 /// Engine state directories whose per-container entries are the engine's own mounts.
@@ -59,6 +46,20 @@ const ENGINE_STATE: &[&str] = &[
     "/var/run/crio",
     "/var/lib/containers",
 ];
+
+/// Other engines' sockets and secrets, and this runtime's own state and logs.
+const OTHER: &[&str] = &[
+    "/run/podman",
+    "/var/lib/kubelet/pki",
+    "/run/hardened",
+    "/var/run/hardened",
+    "/var/log/hardened",
+];
+
+/// Every sensitive host path, in order.
+fn sensitive() -> impl Iterator<Item = &'static str> {
+    HOST.iter().chain(ENGINE_STATE).chain(OTHER).copied()
+}
 
 /// Lexical normalisation (`.` and `..` removed).
 pub fn normalize(path: &Path) -> PathBuf {
@@ -85,7 +86,7 @@ pub fn is_bind(m: &Mount) -> bool {
 
 /// Why `source` is sensitive (the sensitive path it exposes), or None.
 fn exposes(source: &Path, own_ids: &[&str]) -> Option<&'static str> {
-    for s in SENSITIVE {
+    for s in sensitive() {
         let s_path = Path::new(s);
         if source == s_path {
             return Some(s);
@@ -94,8 +95,8 @@ fn exposes(source: &Path, own_ids: &[&str]) -> Option<&'static str> {
             // An ancestor of a sensitive path exposes it.
             return Some(s);
         }
-        if *s != "/" && source.starts_with(s_path) {
-            if ENGINE_STATE.contains(s) && engine_own(source, s_path, own_ids) {
+        if s != "/" && source.starts_with(s_path) {
+            if ENGINE_STATE.contains(&s) && engine_own(source, s_path, own_ids) {
                 continue;
             }
             return Some(s);
