@@ -279,3 +279,94 @@ fn podman_rlimit_above_the_hard_limit_is_named() {
         assert!(out.stderr.contains(&want), "no {want:?} in {out:?}");
     }
 }
+
+/// `hardened install podman` on a temp config (never /etc/containers): dry run, idempotent,
+/// backed up, and podman itself finds the runtime by name in the file written (`CONTAINERS_CONF`
+/// makes podman read that file alone) and runs it; `uninstall` gives the original back.
+#[test]
+fn podman_install_registers_a_runtime_podman_runs() {
+    let p = Podman::new();
+    let cfg = p.path("containers.conf");
+    let original = "# site settings\n[engine]\nevents_logger = \"file\"\n";
+    std::fs::write(&cfg, original).expect("write containers.conf");
+    let backups = || {
+        std::fs::read_dir(p.dir.path())
+            .expect("read dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".bak-"))
+            .count()
+    };
+    let out = run(Command::new(hardened_bin())
+        .args(["install", "podman", "--dry-run", "--config"])
+        .arg(&cfg));
+    assert!(
+        out.ok() && out.stdout.contains("+[engine.runtimes]"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
+
+    // The wrapper, so that the container's state and policy stay in the sandbox.
+    let install = || {
+        run(Command::new(hardened_bin())
+            .args(["install", "podman", "--name", "hardened-test", "--config"])
+            .arg(&cfg)
+            .arg("--path")
+            .arg(p.runtime()))
+    };
+    let out = install();
+    assert!(out.ok(), "{out:?}");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.starts_with(original)
+            && text.contains(&format!(
+                "[engine.runtimes]\nhardened-test = [\"{}\"]\n",
+                p.runtime().display()
+            )),
+        "{text}"
+    );
+    assert_eq!(backups(), 1);
+    let out = install();
+    assert!(
+        out.ok() && out.stdout.contains("already configured"),
+        "{out:?}"
+    );
+    assert_eq!(backups(), 1);
+
+    let out = run(p
+        .podman()
+        .env("CONTAINERS_CONF", &cfg)
+        .args(["run", "--rm", "--network", "none"])
+        .args([
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+        ])
+        .args(["--runtime", "hardened-test", IMAGE, "sh", "-c", PROBE]));
+    assert_hardened(&out);
+    assert_ne!(uid_map(&out).get(1), Some(&0), "{out:?}");
+
+    // --policy cannot be registered: podman passes a runtime no arguments.
+    let out = run(Command::new(hardened_bin())
+        .arg("--policy")
+        .arg(p.path("policy.toml"))
+        .args(["install", "podman", "--config"])
+        .arg(&cfg));
+    assert!(
+        !out.ok() && out.stderr.contains("/etc/hardened/policy.toml"),
+        "{out:?}"
+    );
+
+    let uninstall = || {
+        run(Command::new(hardened_bin())
+            .args(["uninstall", "podman", "--name", "hardened-test", "--config"])
+            .arg(&cfg))
+    };
+    let out = uninstall();
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
+    assert_eq!(backups(), 2);
+    let out = uninstall();
+    assert!(out.ok() && out.stdout.contains("not configured"), "{out:?}");
+    assert_eq!(backups(), 2);
+}

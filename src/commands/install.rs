@@ -102,10 +102,9 @@ fn install_podman(policy: Option<&Path>, args: &InstallArgs) -> Result<i32> {
     install::validate_name(&args.name).map_err(anyhow::Error::msg)?;
     if let Some(p) = policy {
         bail!(
-            "--policy {} cannot be registered with podman (containers.conf gives a runtime no \
-             arguments): under podman, hardened reads /etc/hardened/policy.toml; put the policy \
-             there, with profiles selected by podman run --annotation io.hardened.profile=NAME. \
-             Run again without --policy.",
+            "--policy {}: podman passes a runtime no arguments of its own; under podman, \
+             hardened reads /etc/hardened/policy.toml: put the policy there (profiles: podman \
+             run --annotation io.hardened.profile=NAME) and run again without --policy",
             p.display()
         );
     }
