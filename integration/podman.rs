@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::{hardened_bin, repo_root, require_root, run, Out};
+use common::{hardened_bin, quiet, repo_root, require_root, run, Out};
 
 const IMAGE: &str = "localhost/hardened-test-busybox:latest";
 
@@ -155,13 +155,6 @@ impl Podman {
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        let quiet = |c: &mut Command| {
-            let _ = c
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
         quiet(
             self.podman()
                 .args(["rm", "--all", "--force", "--time", "0"]),

@@ -32,53 +32,58 @@ pub struct PodmanRuntime<'a> {
     pub path: &'a str,
 }
 
-/// The `[engine]` table (`create`: made, without a header of its own, when missing).
+/// The [table] `key` of `parent` (`shown`: its dotted name); `new` is added when it is missing
+/// (None: nothing is added, and None is returned).
+fn table_in<'a>(
+    parent: &'a mut Table,
+    key: &str,
+    new: Option<Table>,
+    file: &Path,
+    shown: &str,
+) -> Result<Option<&'a mut Table>, InstallError> {
+    if !parent.contains_key(key) {
+        let Some(t) = new else { return Ok(None) };
+        parent.insert(key, Item::Table(t));
+    }
+    match parent.get_mut(key) {
+        Some(Item::Table(t)) => Ok(Some(t)),
+        _ => Err(InstallError::refused(
+            file,
+            format!("`{shown}` is not a [table] section: make it one (`[{shown}]`) and run again"),
+        )),
+    }
+}
+
+/// The `[engine]` table (`create`: made, with no header of its own, when missing).
 fn engine_table<'d>(
     doc: &'d mut DocumentMut,
     file: &Path,
     create: bool,
 ) -> Result<Option<&'d mut Table>, InstallError> {
-    if !doc.contains_key("engine") {
-        if !create {
-            return Ok(None);
-        }
+    let new = create.then(|| {
         let mut t = Table::new();
         t.set_implicit(true);
-        doc.insert("engine", Item::Table(t));
-    }
-    match doc.get_mut("engine") {
-        Some(Item::Table(t)) => Ok(Some(t)),
-        _ => Err(InstallError::refused(
-            file,
-            "`engine` is not a [table] section: make it one (`[engine]`) and run again",
-        )),
-    }
+        t
+    });
+    table_in(doc.as_table_mut(), "engine", new, file, "engine")
 }
 
-/// The `[engine.runtimes]` table of `engine` (`create`: made when missing).
+/// The `[engine.runtimes]` table of `engine` (`create`: made when missing, a blank line before
+/// its header unless it is the file's first).
 fn runtimes_table<'e>(
     engine: &'e mut Table,
     file: &Path,
     create: bool,
 ) -> Result<Option<&'e mut Table>, InstallError> {
-    if !engine.contains_key("runtimes") {
-        if !create {
-            return Ok(None);
-        }
+    let first = engine.is_empty() && engine.is_implicit();
+    let new = create.then(|| {
         let mut t = Table::new();
-        if !engine.is_empty() || !engine.is_implicit() {
+        if !first {
             t.decor_mut().set_prefix("\n");
         }
-        engine.insert("runtimes", Item::Table(t));
-    }
-    match engine.get_mut("runtimes") {
-        Some(Item::Table(t)) => Ok(Some(t)),
-        _ => Err(InstallError::refused(
-            file,
-            "`engine.runtimes` is not a [table] section: make it one (`[engine.runtimes]`) \
-             and run again",
-        )),
-    }
+        t
+    });
+    table_in(engine, "runtimes", new, file, "engine.runtimes")
 }
 
 /// The new text of `containers.conf` with the runtime registered (`old`: the file's text, None:
