@@ -4,8 +4,9 @@
 //! `--uidmap`; and the message of an rlimit above the runtime's hard limit.
 //!
 //! Every podman here has a storage root, run root and tmp dir of its own in a temp dir (never
-//! the host's `/var/lib/containers`), `--network none`, and an image imported from a busybox
-//! rootfs (no registry). The runtime is a wrapper that gives hardened the sandbox's state root
+//! the host's `/var/lib/containers/storage`), `--network none`, and an image imported from a
+//! busybox rootfs (no registry). podman 4.3 still records the import in its blob-info cache,
+//! `/var/lib/containers/cache`, a path it takes no flag for. The runtime is a wrapper that gives hardened the sandbox's state root
 //! and policy: podman passes `--runtime-flag`s to `create` but not to the `delete` of its
 //! clean-up process, so the wrapper is how every call sees the same root. This machine's hard
 //! RLIMIT_NOFILE is below podman's default (1048576), so the runs pass `--ulimit`.
