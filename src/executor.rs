@@ -1,7 +1,7 @@
 //! The workload executor: runs inside the container just before `execve`.
 //!
 //! It applies the process's seccomp filter, capabilities and `no_new_privs`
-//! ([`crate::confine`]), for the container's init and for `exec`'d processes alike: `create` and
+//! ([`crate::gaps::confine`]), for the container's init and for `exec`'d processes alike: `create` and
 //! `exec` hand libcontainer the process without them (libcontainer 0.7 applies them in an order
 //! the kernel refuses for some configs, and leaves the container's filter out of `exec`'d
 //! processes). The filter is compiled in the parent; nothing is compiled here.
@@ -34,13 +34,13 @@ use nix::unistd::{Gid, Uid};
 pub struct HardenedExecutor {
     /// Seccomp filter, capabilities and no_new_privs of the process, applied last (None: left
     /// to libcontainer, e.g. for SCMP_ACT_NOTIFY profiles).
-    pub confine: Option<crate::confine::Confinement>,
+    pub confine: Option<crate::gaps::confine::Confinement>,
     /// For an `exec`'d process of a container with a user namespace: that namespace and the
     /// identity to take in it.
     pub exec_userns: Option<JoinUserns>,
     /// For the container's init: its startContainer hooks and the report to `start`
-    /// (`hooks.rs`).
-    pub init: Option<crate::hooks::InitStart>,
+    /// (`gaps/hooks/`).
+    pub init: Option<crate::gaps::hooks::InitStart>,
 }
 
 /// The user namespace of a container, open in the `exec` process (the descriptor is inherited
@@ -97,7 +97,7 @@ impl Executor for HardenedExecutor {
         let result = self.prepare_and_exec(spec);
         // Reached only on failure (a successful exec does not return): tell `start`.
         if let (Err(e), Some(init)) = (&result, &self.init) {
-            crate::hooks::report(init.report_fd, e.to_string().as_bytes());
+            crate::gaps::hooks::report(init.report_fd, e.to_string().as_bytes());
         }
         result
     }
@@ -105,7 +105,7 @@ impl Executor for HardenedExecutor {
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
         let result = self.validate_process(spec);
         if let (Err(e), Some(init)) = (&result, &self.init) {
-            crate::hooks::report(init.report_fd, e.to_string().as_bytes());
+            crate::gaps::hooks::report(init.report_fd, e.to_string().as_bytes());
         }
         result
     }
@@ -113,17 +113,20 @@ impl Executor for HardenedExecutor {
 
 impl HardenedExecutor {
     fn prepare_and_exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
-        crate::compat::in_container(spec).map_err(ExecutorError::Other)?;
+        crate::gaps::console::in_container(spec)
+            .map_err(|e| ExecutorError::Other(e.to_string()))?;
         if let Some(join) = &self.exec_userns {
             join.enter()?;
         }
         if let Some(confine) = &self.confine {
-            confine.apply().map_err(ExecutorError::Other)?;
+            confine
+                .apply()
+                .map_err(|e| ExecutorError::Other(e.to_string()))?;
         }
         if let Some(init) = &self.init {
             init.run_start_container_hooks()
                 .map_err(|e| ExecutorError::Other(format!("{e:#}")))?;
-            crate::hooks::report(init.report_fd, &[crate::hooks::EXEC_MARK]);
+            crate::gaps::hooks::report(init.report_fd, &[crate::gaps::hooks::EXEC_MARK]);
         }
         DefaultExecutor {}.exec(spec)
     }

@@ -13,11 +13,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
-use oci_spec::runtime::{Capability, LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{
+    Capability, LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, Mount, Spec,
+};
 
-use crate::policy::rules::{capabilities, host_namespaces, sensitive_mounts};
+use crate::policy::rules::{capabilities, host_namespaces};
 
 /// Facts about a spec and the host, as the pipeline hands them to `policy::evaluate`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,11 +153,7 @@ fn host_namespace_paths(spec: &Spec) -> BTreeSet<PathBuf> {
 /// Bind-mount sources that are (or pass through) symlinks, resolved.
 fn canonical_sources(spec: &Spec) -> BTreeMap<PathBuf, PathBuf> {
     let mut sources = BTreeMap::new();
-    let binds = spec
-        .mounts()
-        .iter()
-        .flatten()
-        .filter(|m| sensitive_mounts::is_bind(m));
+    let binds = spec.mounts().iter().flatten().filter(|m| is_bind(m));
     for src in binds.filter_map(|m| m.source().as_ref()) {
         if let Ok(c) = std::fs::canonicalize(src) {
             if &c != src {
@@ -253,6 +251,30 @@ fn made_by_docker(spec: &Spec) -> bool {
 pub fn asks_every_capability(process: &oci_spec::runtime::Process) -> bool {
     let all = capabilities::requested(Some(process));
     capabilities::classic().iter().all(|c| all.contains(c))
+}
+
+/// Lexical normalisation (`.` and `..` removed).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A bind mount (by type, or by a `bind`/`rbind` option as runc reads it).
+pub fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind")
+        || m.options()
+            .iter()
+            .flatten()
+            .any(|o| o == "bind" || o == "rbind")
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! A bounded fuzz target (proptest, a fixed number of cases, seconds in CI) over what a caller's
 //! config meets first: spec parsing (`oneline::parse_json`), the runtime's own checks
-//! (`compat::validate`, `pipeline::check_process_safety`) and `policy::evaluate`.
+//! (`gaps::namespaces::validate`, `pipeline::check_process_safety`) and `policy::evaluate`.
 //!
 //! Properties: nothing panics; every parse error is one line of at most 300 bytes; and policy
 //! evaluation is idempotent on its output (a hardened spec evaluates to itself, no changes, no
@@ -214,7 +214,7 @@ fn check_config(raw: &[u8]) -> Result<(), TestCaseError> {
             return Ok(());
         }
     };
-    if let Err(e) = crate::compat::validate(&spec) {
+    if let Err(e) = crate::gaps::namespaces::validate(&spec).map_err(|e| e.to_string()) {
         prop_assert!(
             e.len() <= crate::oneline::LINE_MAX,
             "{} bytes: {e}",

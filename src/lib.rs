@@ -5,13 +5,11 @@ pub mod bundle;
 pub mod cgroup;
 pub mod cli;
 pub mod commands;
-pub mod compat;
-pub mod confine;
 pub mod executor;
 pub mod facts;
 #[cfg(test)]
 mod fuzz;
-pub mod hooks;
+pub mod gaps;
 pub mod install;
 pub mod ledger;
 pub mod limits;

@@ -13,8 +13,8 @@ use hardened::policy::Policy;
 fn main() -> ExitCode {
     // The hook shim (`hooks.rs`) is this binary run by libcontainer as a hook: no CLI, no
     // logging set-up, straight to the real hook.
-    if std::env::args_os().nth(1).as_deref() == Some(hardened::hooks::SHIM_ARG.as_ref()) {
-        hardened::hooks::shim(std::env::args_os().collect());
+    if std::env::args_os().nth(1).as_deref() == Some(hardened::gaps::hooks::SHIM_ARG.as_ref()) {
+        hardened::gaps::hooks::shim(std::env::args_os().collect());
     }
     let cli = Cli::parse();
     if cli.version {

@@ -25,9 +25,9 @@ pub enum PipelineError {
     Process(String),
     #[error(transparent)]
     Cwd(#[from] CwdError),
-    /// What libcontainer would mishandle (compat.rs).
-    #[error("{0}")]
-    Config(String),
+    /// What libcontainer would mishandle (gaps/namespaces.rs).
+    #[error(transparent)]
+    Config(#[from] crate::gaps::namespaces::InvalidSpec),
     /// The namespaces the container joins leave no user namespace it could get.
     #[error("cannot give container {id} a user namespace: {reason}")]
     JoinedNamespaces { id: String, reason: String },
@@ -79,7 +79,7 @@ pub fn check_cwd(cwd: &Path) -> Result<(), CwdError> {
     if !cwd.is_absolute() {
         return Err(CwdError::Relative(cwd.to_path_buf()));
     }
-    let normal = policy::rules::sensitive_mounts::normalize(cwd);
+    let normal = crate::facts::normalize(cwd);
     let parts: Vec<_> = normal.components().collect();
     match parts.as_slice() {
         [_, Component::Normal(p), _, Component::Normal(link), ..]
@@ -241,12 +241,12 @@ pub fn plan(
 }
 
 /// The checks of the runtime itself, before the policy: the process (limits, CVE-2024-21626
-/// cwd), what libcontainer would mishandle (`compat::validate`), the seccomp profile.
+/// cwd), what libcontainer would mishandle (`gaps::namespaces::validate`), the seccomp profile.
 fn runtime_checks(spec: &Spec, id: &str) -> Result<(), PipelineError> {
     if let Some(process) = spec.process() {
         check_process_safety(process)?;
     }
-    crate::compat::validate(spec).map_err(PipelineError::Config)?;
+    crate::gaps::namespaces::validate(spec)?;
     if let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         crate::seccomp::bpf::validate(seccomp).map_err(|source| PipelineError::Seccomp {
             id: id.to_string(),

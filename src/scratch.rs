@@ -243,7 +243,7 @@ fn root_owner(spec: &Spec, range: Option<IdRange>) -> (u32, u32) {
         return (0, 0);
     }
     let host = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
-        crate::compat::host_id(0, maps.as_deref()).unwrap_or(0)
+        crate::gaps::devices::host_id(0, maps.as_deref()).unwrap_or(0)
     };
     (host(linux.uid_mappings()), host(linux.gid_mappings()))
 }

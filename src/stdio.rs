@@ -53,8 +53,8 @@ pub fn host_owner(spec: &Spec, range: Option<IdRange>) -> Option<(u32, u32)> {
         return None;
     }
     Some((
-        crate::compat::host_id(uid, Some(uids))?,
-        crate::compat::host_id(gid, Some(gids))?,
+        crate::gaps::devices::host_id(uid, Some(uids))?,
+        crate::gaps::devices::host_id(gid, Some(gids))?,
     ))
 }
 

@@ -775,13 +775,7 @@ pub fn read_pty(fd: &std::os::fd::OwnedFd, timeout: Duration, until: Option<&str
             Ok(0) => break,
             Ok(_) => {
                 let mut buf = [0u8; 4096];
-                let n = unsafe {
-                    libc::read(
-                        fd.as_raw_fd(),
-                        buf.as_mut_ptr() as *mut libc::c_void,
-                        buf.len(),
-                    )
-                };
+                let n = nix::unistd::read(fd.as_raw_fd(), &mut buf).map_or(-1, |n| n as isize);
                 if n <= 0 {
                     break;
                 }

@@ -217,7 +217,7 @@ fn real_main() -> Result<i32> {
         println!("{} cases", selected.len());
         return Ok(0);
     }
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         bail!("the suite creates containers, cgroups and mounts: run it as root");
     }
 
@@ -295,6 +295,8 @@ fn run_all(
     eprintln!("# runtime: {}", rt.describe());
     eprintln!("# {} cases", selected.len());
 
+    // SAFETY: `on_signal` only stores to an atomic, which is async-signal-safe; nothing else in
+    // the process installs handlers for these signals.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);

@@ -1,4 +1,4 @@
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -10,10 +10,10 @@ use oci_spec::runtime::{Hook, Hooks, LinuxNamespaceType, Spec};
 use super::{check_systemd, Ctx};
 use crate::cli::{Create, CreateOpts};
 use crate::executor::HardenedExecutor;
-use crate::hooks;
+use crate::gaps::hooks;
 use crate::policy::Unmappable;
 use crate::userns::{idmap, join, IdRange};
-use crate::{bundle, compat, ledger, pipeline};
+use crate::{bundle, gaps, ledger, pipeline};
 
 pub fn create(ctx: &Ctx, args: &Create) -> Result<()> {
     create_container(ctx, &args.opts, &args.id, true)?;
@@ -87,11 +87,12 @@ struct Prepared {
     /// The spec later readers (exec, state) see, when it differs from `spec`: the idmapped
     /// trees exist only in this process's private mount namespace and the container's.
     lasting: Option<Spec>,
-    confine: Option<crate::confine::Confinement>,
+    confine: Option<crate::gaps::confine::Confinement>,
     /// Namespaces `create` enters itself before libcontainer forks (`userns::join`).
     prejoin: Vec<(LinuxNamespaceType, PathBuf)>,
     userns_range: Option<IdRange>,
-    compat: compat::Rewrite,
+    /// libcontainer 0.7's gaps: what follows create (src/gaps/).
+    gaps: gaps::plan::Rewrite,
     hooks: HookPlan,
     ledger: ledger::Ledger,
     own_pidns: bool,
@@ -121,10 +122,10 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
     let context = || format!("create container {id}");
     let changed = !plan.verdict.changes.is_empty();
     let mut run = plan.verdict.hardened;
-    // Seccomp and capabilities are applied by our executor (crate::confine): libcontainer gets
+    // Seccomp and capabilities are applied by our executor (crate::gaps::confine): libcontainer gets
     // the spec without them; `full` is what later readers see.
     let full = run.clone();
-    let confine = crate::confine::split_init(&ctx.root, &mut run)
+    let confine = crate::gaps::confine::split_init(&ctx.root, &mut run)
         .map_err(|e| anyhow::Error::new(e).context(context()))?;
     let mut specs = Specs {
         run,
@@ -145,9 +146,9 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
     if confine.is_some() {
         specs.keep_full();
     }
-    // libcontainer 0.7's gaps (src/compat.rs): the spec it is handed, and what follows create.
-    let mut compat = compat::rewrite(&specs.run).with_context(context)?;
-    if let Some(s) = compat.spec.take() {
+    // libcontainer 0.7's gaps (src/gaps/): the spec it is handed, and what follows create.
+    let mut gaps = gaps::plan::rewrite(&specs.run).with_context(context)?;
+    if let Some(s) = gaps.spec.take() {
         specs.lasting.get_or_insert_with(|| specs.run.clone());
         specs.run = s;
         specs.rewritten = true;
@@ -167,7 +168,7 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
         confine,
         prejoin,
         userns_range,
-        compat,
+        gaps,
         hooks,
         ledger,
         own_pidns,
@@ -230,7 +231,7 @@ fn policy_userns(
     if let Some(a) = userns.allocation {
         a.hold();
     }
-    without_prejoined(&mut specs.run, &userns.prejoin);
+    join::without_prejoined(&mut specs.run, &userns.prejoin);
     Ok(userns.prejoin)
 }
 
@@ -339,10 +340,10 @@ fn build(
     };
     let mut builder =
         ContainerBuilder::new(id.to_string(), SyscallType::default()).with_executor(executor);
-    if let Some(fd) = writable_null(1)? {
+    if let Some(fd) = gaps::null_stdio::writable_null(1)? {
         builder = builder.with_stdout(fd);
     }
-    if let Some(fd) = writable_null(2)? {
+    if let Some(fd) = gaps::null_stdio::writable_null(2)? {
         builder = builder.with_stderr(fd);
     }
     // Stdio pipes and FIFOs to the container's user, under its user namespace (src/stdio.rs).
@@ -390,7 +391,7 @@ fn build(
 /// Step 4: what libcontainer leaves out after create, and the spec later readers see.
 fn finish(ctx: &Ctx, id: &str, built: &Container, p: Prepared) -> Result<()> {
     let pid = built.pid().map_or(0, |p| p.as_raw());
-    p.compat
+    p.gaps
         .after_create(pid)
         .with_context(|| format!("create container {id}"))?;
     if let Some(spec) = p.lasting {
@@ -447,63 +448,4 @@ fn creator() -> Option<ledger::Creator> {
         starttime: me.stat().ok()?.starttime,
         cmdline: me.cmdline().ok()?,
     })
-}
-
-/// Namespaces entered by `create` itself (`userns::join`) are inherited by the container's
-/// process: they leave the spec libcontainer sees. Its sysfs cannot be mounted then when the
-/// network namespace is one of them (sysfs needs the mounter's user namespace to own the network
-/// namespace): as runc does in that case, the host's /sys is bind-mounted read-only instead.
-fn without_prejoined(spec: &mut Spec, prejoined: &[(LinuxNamespaceType, PathBuf)]) {
-    if prejoined.is_empty() {
-        return;
-    }
-    if let Some(mut linux) = spec.linux().clone() {
-        if let Some(mut ns) = linux.namespaces().clone() {
-            ns.retain(|n| !prejoined.iter().any(|(t, _)| *t == n.typ()));
-            linux.set_namespaces(Some(ns));
-        }
-        spec.set_linux(Some(linux));
-    }
-    if !prejoined
-        .iter()
-        .any(|(t, _)| *t == LinuxNamespaceType::Network)
-    {
-        return;
-    }
-    if let Some(mut mounts) = spec.mounts().clone() {
-        for m in mounts.iter_mut() {
-            if m.typ().as_deref() == Some("sysfs") {
-                m.set_typ(Some("bind".into()));
-                m.set_source(Some(PathBuf::from("/sys")));
-                m.set_options(Some(
-                    ["rbind", "nosuid", "noexec", "nodev", "ro"]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect(),
-                ));
-            }
-        }
-        spec.set_mounts(Some(mounts));
-    }
-}
-
-/// libcontainer 0.7 replaces every stdio descriptor of the init that is `/dev/null` with the
-/// container's `/dev/null` opened *read-only*, so a container started with its output on
-/// `/dev/null` (`hardened run > /dev/null`, `ctr run -d`, Kubernetes sandboxes) gets `EBADF` on
-/// every write. For an output descriptor that is `/dev/null`, hand the init `/dev/zero` opened
-/// write-only instead: writes are discarded just the same, and libcontainer leaves it alone.
-/// Nothing is chowned or changed on the host.
-fn writable_null(fd: i32) -> Result<Option<OwnedFd>> {
-    let Ok(st) = nix::sys::stat::fstat(fd) else {
-        return Ok(None);
-    };
-    let is_chr = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
-    if !(is_chr && st.st_rdev == libc::makedev(1, 3)) {
-        return Ok(None);
-    }
-    let zero = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/zero")
-        .context("open /dev/zero to stand in for a /dev/null stdio")?;
-    Ok(Some(zero.into()))
 }

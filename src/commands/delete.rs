@@ -1,12 +1,12 @@
 use anyhow::{bail, Context, Result};
 use libcgroups::common::CgroupManager;
-use libcontainer::config::YoukiConfig;
 use libcontainer::container::{Container, ContainerStatus};
 use libcontainer::process::intel_rdt::cleanup_intel_rdt;
 
 use super::Ctx;
+use crate::gaps::hooks;
 use crate::reap::Scope;
-use crate::{bundle, hooks, ledger};
+use crate::{bundle, ledger};
 
 pub fn delete(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
     let dir = ctx.container_dir(id)?;
@@ -119,26 +119,7 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
         .refresh_status()
         .with_context(|| format!("read the status of container {id}"))?;
     let scope = scope_of(ctx, container)?;
-    let mut killed = false;
-    match container.status() {
-        ContainerStatus::Stopped => {}
-        ContainerStatus::Created => {
-            kill_all(container, &scope)?;
-            killed = true;
-        }
-        status if force => {
-            killed = true;
-            if let Err(e) = kill_all(container, &scope) {
-                if status != ContainerStatus::Creating {
-                    return Err(e);
-                }
-                tracing::warn!("{e:#}");
-            }
-        }
-        status => bail!(
-            "cannot delete container {id} that is not stopped ({status}): stop it first or use --force"
-        ),
-    }
+    let killed = stop(container, &scope, force)?;
     if let Err(e) = cleanup_intel_rdt(
         container.intel_rdt_dir().map(|p| p.as_path()),
         container.intel_rdt_monitoring_dir().map(|p| p.as_path()),
@@ -147,6 +128,54 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
     ) {
         tracing::warn!("failed to clean up intel RDT of container {id}: {e:?}");
     }
+    remove_cgroup(&id, &scope, killed, force)?;
+    let dir = container.root.clone();
+    match container.spec() {
+        Ok(config) => {
+            let state = hooks::state_for_hooks(&ctx.root, container);
+            hooks::run_all(
+                "poststop",
+                config.hooks.as_ref().and_then(|h| h.poststop().as_ref()),
+                &state,
+            );
+        }
+        // `Container::spec` wraps the config's error: the message stays the config's.
+        Err(libcontainer::error::LibcontainerError::Config(e)) => {
+            tracing::warn!("{e:?}: the poststop hooks of {id} are skipped")
+        }
+        Err(e) => tracing::warn!("{e:?}: the poststop hooks of {id} are skipped"),
+    }
+    std::fs::remove_dir_all(&dir)
+        .with_context(|| format!("remove the state directory {}", dir.display()))
+}
+
+/// Stop the container before it is deleted: a created one always (as runc does), a running or
+/// paused one with `force`. Whether its processes were killed.
+fn stop(container: &mut Container, scope: &Scope, force: bool) -> Result<bool> {
+    let id = container.id().to_string();
+    match container.status() {
+        ContainerStatus::Stopped => Ok(false),
+        ContainerStatus::Created => {
+            kill_all(container, scope)?;
+            Ok(true)
+        }
+        status if force => {
+            if let Err(e) = kill_all(container, scope) {
+                if status != ContainerStatus::Creating {
+                    return Err(e);
+                }
+                tracing::warn!("{e:#}");
+            }
+            Ok(true)
+        }
+        status => bail!(
+            "cannot delete container {id} that is not stopped ({status}): stop it first or use --force"
+        ),
+    }
+}
+
+/// Remove the container's cgroup unless it existed before the container (runtime.md Delete).
+fn remove_cgroup(id: &str, scope: &Scope, killed: bool, force: bool) -> Result<()> {
     if scope.own_cgroup {
         // A process that is not the container's (moved in by someone else) keeps the cgroup
         // busy: it is never killed (crate::reap), and the cgroup is left to the operator. A
@@ -167,20 +196,7 @@ fn delete_libcontainer_part(ctx: &Ctx, container: &mut Container, force: bool) -
             scope.cgroup_raw.display()
         );
     }
-    let dir = container.root.clone();
-    match YoukiConfig::load(&dir) {
-        Ok(config) => {
-            let state = hooks::state_for_hooks(&ctx.root, container);
-            hooks::run_all(
-                "poststop",
-                config.hooks.as_ref().and_then(|h| h.poststop().as_ref()),
-                &state,
-            );
-        }
-        Err(e) => tracing::warn!("{e:?}: the poststop hooks of {id} are skipped"),
-    }
-    std::fs::remove_dir_all(&dir)
-        .with_context(|| format!("remove the state directory {}", dir.display()))
+    Ok(())
 }
 
 /// SIGKILL every process of the container (a paused one is thawed first: a frozen v1 task does

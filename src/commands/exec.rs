@@ -9,9 +9,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec, User, UserBuilder};
 
-use super::{run::wait_forwarding, Ctx};
+use super::Ctx;
 use crate::cli::Exec;
 use crate::executor::{HardenedExecutor, JoinUserns};
+use crate::gaps::run_signals::wait_forwarding;
 use crate::pipeline;
 
 fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
@@ -158,7 +159,7 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
     };
     let mut process = pipeline::prepare_exec(&ctx.policy, &spec, &args.id, process)?;
     // The container's filter and the process's capabilities are applied by our executor.
-    let confine = crate::confine::split_exec(&ctx.root, &spec, &mut process)
+    let confine = crate::gaps::confine::split_exec(&ctx.root, &spec, &mut process)
         .with_context(|| format!("exec in container {}", args.id))?;
     let (process, exec_userns) = match container.pid() {
         Some(pid) => user_namespace_of(&spec, pid.as_raw(), process)?,

@@ -82,11 +82,6 @@ pub fn kill(ctx: &Ctx, id: &str, signal: &str, all: bool) -> Result<()> {
             let _ = m.freeze(libcgroups::common::FreezerState::Thawed);
         }
     }
-    // As runc: the container is stopped once its init is gone; a signal it survives (SIGHUP)
-    // leaves its state as it was.
-    let init_alive = container.pid().is_some_and(|p| reap::alive(p.as_raw()));
-    if !init_alive && before != ContainerStatus::Stopped {
-        container.set_status(ContainerStatus::Stopped).save()?;
-    }
-    Ok(())
+    // As runc: the state follows the init (src/gaps/kill_status.rs).
+    crate::gaps::kill_status::record_after_signal(&mut container, before)
 }

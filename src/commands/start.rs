@@ -1,15 +1,14 @@
 //! `start`: signal the created init, wait until it has executed the program (or failed to),
 //! then run the poststart hooks. libcontainer's `Container::start` returns as soon as the init
 //! is signalled, runs poststart before the program (and its startContainer hooks) ran, and
-//! stops at the first failing poststart hook (runtime.md lifecycle 7-9; `hooks.rs`).
+//! stops at the first failing poststart hook (runtime.md lifecycle 7-9; `gaps/start.rs`,
+//! `gaps/hooks/`).
 
 use anyhow::{bail, Context, Result};
-use libcontainer::config::YoukiConfig;
 use libcontainer::container::{Container, ContainerStatus};
-use libcontainer::notify_socket::{NotifySocket, NOTIFY_FILE};
 
 use super::{delete, Ctx};
-use crate::hooks::{self, Outcome};
+use crate::gaps::hooks::{self, Outcome};
 
 pub fn start(ctx: &Ctx, id: &str) -> Result<()> {
     let mut container = ctx.load(id)?;
@@ -27,16 +26,15 @@ pub fn start_container(ctx: &Ctx, container: &mut Container) -> Result<()> {
             container.status()
         );
     }
-    let config = YoukiConfig::load(&container.root)
+    let config = container
+        .spec()
         .with_context(|| format!("load the hooks of container {id}"))?;
     let pid = container
         .pid()
         .with_context(|| format!("container {id} has no init pid in its state"))?;
     // Open the init's report before signalling it: it is closed when the program runs.
     let watch = hooks::Watch::open(&container.root, pid.as_raw())?;
-    NotifySocket::new(container.root.join(NOTIFY_FILE))
-        .notify_container_start()
-        .with_context(|| format!("signal the init of container {id} to start"))?;
+    crate::gaps::start::signal_init(container)?;
     container
         .set_status(ContainerStatus::Running)
         .save()

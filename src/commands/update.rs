@@ -105,9 +105,9 @@ pub fn update(ctx: &Ctx, a: &Update) -> Result<()> {
         }
         None => resources_from_flags(a)?,
     };
-    // libcgroups would reset disableOOMKiller and the device rules compat set (src/compat.rs).
+    // libcgroups would reset disableOOMKiller and the device rules compat set (src/gaps/).
     let saved = crate::bundle::load_spec(c.bundle()).ok();
-    let again = crate::compat::plan_update(saved.as_ref(), &resources);
+    let again = crate::gaps::plan::plan_update(saved.as_ref(), &resources);
     cgroup::manager(&c)?
         .apply(&ControllerOpt {
             resources: &resources,

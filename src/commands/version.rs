@@ -1,6 +1,7 @@
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const COMMIT: &str = env!("HARDENED_COMMIT");
-pub const LIBCONTAINER: &str = "0.7.0";
+/// The libcontainer version Cargo.lock resolved (build.rs), not a copy of the pin.
+pub const LIBCONTAINER: &str = env!("HARDENED_LIBCONTAINER");
 
 pub fn libseccomp_version() -> String {
     match libseccomp::ScmpVersion::current() {

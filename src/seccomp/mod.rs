@@ -12,7 +12,7 @@
 //!
 //! [`bpf`] compiles a profile with libseccomp once per profile (cached under the state root) in
 //! the parent, and our executor loads it in the container with seccomp(2), in runc's order with
-//! the capabilities (`crate::confine`). libcontainer only loads SCMP_ACT_NOTIFY profiles itself.
+//! the capabilities (`crate::gaps::confine`). libcontainer only loads SCMP_ACT_NOTIFY profiles itself.
 //! The compiler reads a profile as runc and crun do:
 //!
 //! - names libseccomp cannot resolve are skipped with a warning, so the profiles built here only

@@ -401,7 +401,7 @@ fn explicit_userns(m: &Mount) -> Result<Option<OwnedFd>> {
     let (Some(u), Some(g)) = (u, g) else {
         bail!("the mount on {dest} has only one of uidMappings and gidMappings: an idmapped mount needs both");
     };
-    if !crate::policy::rules::sensitive_mounts::is_bind(m) {
+    if !crate::facts::is_bind(m) {
         bail!("the mount on {dest} has uidMappings/gidMappings but is not a bind mount: only bind mounts can be idmapped");
     }
     userns_fd_maps(&map_text(u), &map_text(g))
@@ -596,7 +596,7 @@ fn idmap_bind(
     scratch: &mut Scratch,
     refuse_unmappable: bool,
 ) -> Result<Option<(PathBuf, BindOutcome)>> {
-    if !crate::policy::rules::sensitive_mounts::is_bind(m) {
+    if !crate::facts::is_bind(m) {
         // Mappings on a mount that is not a bind mount: refused by explicit_userns.
         if has_explicit_mappings(m) {
             explicit_userns(m)?;

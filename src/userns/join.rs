@@ -231,6 +231,44 @@ impl Drop for Entered {
     }
 }
 
+/// Namespaces entered by `create` itself (`userns::join`) are inherited by the container's
+/// process: they leave the spec libcontainer sees. Its sysfs cannot be mounted then when the
+/// network namespace is one of them (sysfs needs the mounter's user namespace to own the network
+/// namespace): as runc does in that case, the host's /sys is bind-mounted read-only instead.
+pub fn without_prejoined(spec: &mut Spec, prejoined: &[(LinuxNamespaceType, PathBuf)]) {
+    if prejoined.is_empty() {
+        return;
+    }
+    if let Some(mut linux) = spec.linux().clone() {
+        if let Some(mut ns) = linux.namespaces().clone() {
+            ns.retain(|n| !prejoined.iter().any(|(t, _)| *t == n.typ()));
+            linux.set_namespaces(Some(ns));
+        }
+        spec.set_linux(Some(linux));
+    }
+    if !prejoined
+        .iter()
+        .any(|(t, _)| *t == LinuxNamespaceType::Network)
+    {
+        return;
+    }
+    if let Some(mut mounts) = spec.mounts().clone() {
+        for m in mounts.iter_mut() {
+            if m.typ().as_deref() == Some("sysfs") {
+                m.set_typ(Some("bind".into()));
+                m.set_source(Some(PathBuf::from("/sys")));
+                m.set_options(Some(
+                    ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                ));
+            }
+        }
+        spec.set_mounts(Some(mounts));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

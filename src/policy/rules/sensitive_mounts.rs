@@ -6,11 +6,12 @@
 //! their state directories and stay allowed: a path below engine state that names this
 //! container or its pod sandbox, or a Docker volume's `_data`.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
-use oci_spec::runtime::{Mount, Spec};
+use oci_spec::runtime::Spec;
 
 use super::{Ctx, Out, Rule, RuleId};
+use crate::facts::{is_bind, normalize};
 
 pub const RULE: Rule = Rule {
     id: RuleId::SensitiveMounts,
@@ -59,29 +60,6 @@ const OTHER: &[&str] = &[
 /// Every sensitive host path, in order.
 fn sensitive() -> impl Iterator<Item = &'static str> {
     HOST.iter().chain(ENGINE_STATE).chain(OTHER).copied()
-}
-
-/// Lexical normalisation (`.` and `..` removed).
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in path.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-pub fn is_bind(m: &Mount) -> bool {
-    m.typ().as_deref() == Some("bind")
-        || m.options()
-            .iter()
-            .flatten()
-            .any(|o| o == "bind" || o == "rbind")
 }
 
 /// Why `source` is sensitive (the sensitive path it exposes), or None.

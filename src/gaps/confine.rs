@@ -1,28 +1,44 @@
-//! The last step of a container process before `execve`: its seccomp filter, capabilities and
-//! `no_new_privs`, applied by our executor in runc's order.
+//! Gaps: libcontainer 0.7 leaves the container's seccomp filter out of `exec`'d processes, and
+//! loads a process's filter after dropping the capabilities whenever `noNewPrivileges` is
+//! present (even `false`, when loading then needs `CAP_SYS_ADMIN` the process no longer has).
+//! Our executor applies the filter, the capabilities and `no_new_privs` as the last step before
+//! `execve`, in runc's order.
 //!
-//! libcontainer 0.7 sets the capability sets one at a time (permitted before inheritable, so an
-//! inheritable set outside the new permitted one fails with EPERM), and loads the filter after
-//! dropping the capabilities whenever `noNewPrivileges` is present in the config (even `false`,
-//! when loading then needs `CAP_SYS_ADMIN` the process no longer has). So `create` and `exec` hand
-//! libcontainer a process without capabilities (it then keeps those it has: all of them, across
-//! its uid change) and without `linux.seccomp`, and [`Confinement::apply`] does:
+//! - **Restores**: config-linux.md Seccomp (the container's filter applies to every process of
+//!   the container, `exec`'d ones included); runc's order (`libcontainer/standard_init_linux.go`):
+//!   without `no_new_privs` the filter is loaded first, with `CAP_SYS_ADMIN` still held.
+//! - **Proved by**: `split_init_takes_over_only_what_libcontainer_gets_wrong` (this file);
+//!   `docker_exec_gets_the_container_treatment_and_privileged_exec_is_refused`
+//!   (integration/policy.rs); conformance case `seccomp/nonroot-without-no-new-privs`.
+//! - **Goes when**: libcontainer's tenant builder keeps the container's `linux.seccomp` for
+//!   `exec`, and its init loads the filter before dropping capabilities when `no_new_privs` is
+//!   off. The capability half is [`super::capabilities`].
+//!
+//! So `create` and `exec` hand libcontainer a process without capabilities (it then keeps those
+//! it has: all of them, across its uid change) and without `linux.seccomp`, and
+//! [`Confinement::apply`] does:
 //!
 //! - `noNewPrivileges` false: load the filter (with `CAP_SYS_ADMIN` still held), then set the
 //!   capabilities;
 //! - `noNewPrivileges` true: set the capabilities, set `no_new_privs`, load the filter last.
-//!
-//! Capabilities: the bounding set first (dropping needs `CAP_SETPCAP`), then effective, permitted
-//! and inheritable in one capset(2) (which the kernel checks as a whole, against the old
-//! permitted set), then the ambient set. A set absent from the config is left as it is, as
-//! libcontainer does.
 
 use std::path::Path;
 
-use libcontainer::capabilities::CapabilityExt;
-use oci_spec::runtime::{Capabilities, LinuxCapabilities, Process, Spec};
+use oci_spec::runtime::{LinuxCapabilities, Process, Spec};
 
+use super::capabilities::{set_capabilities, CapsError};
 use crate::seccomp::bpf::{self, BpfError, Filter};
+
+/// Why the executor could not confine the process. The messages are the ones users see.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfineError {
+    #[error("load the seccomp filter: {0}{hint}", hint = load_hint(*.0))]
+    LoadFilter(nix::errno::Errno),
+    #[error("set no_new_privs: {0}")]
+    NoNewPrivs(nix::errno::Errno),
+    #[error(transparent)]
+    Capabilities(#[from] CapsError),
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Confinement {
@@ -33,9 +49,17 @@ pub struct Confinement {
     pub no_new_privileges: bool,
 }
 
+fn load_hint(e: nix::errno::Errno) -> &'static str {
+    if e == nix::errno::Errno::EACCES {
+        " (loading needs no_new_privs or CAP_SYS_ADMIN)"
+    } else {
+        ""
+    }
+}
+
 impl Confinement {
     /// Apply everything, in runc's order (see the module documentation).
-    pub fn apply(&self) -> Result<(), String> {
+    pub fn apply(&self) -> Result<(), ConfineError> {
         if !self.no_new_privileges {
             self.load_filter()?;
         }
@@ -43,24 +67,15 @@ impl Confinement {
             set_capabilities(caps)?;
         }
         if self.no_new_privileges {
-            nix::sys::prctl::set_no_new_privs().map_err(|e| format!("set no_new_privs: {e}"))?;
+            nix::sys::prctl::set_no_new_privs().map_err(ConfineError::NoNewPrivs)?;
             self.load_filter()?;
         }
         Ok(())
     }
 
-    fn load_filter(&self) -> Result<(), String> {
+    fn load_filter(&self) -> Result<(), ConfineError> {
         match &self.filter {
-            Some(f) => f.load().map_err(|e| {
-                format!(
-                    "load the seccomp filter: {e}{}",
-                    if e == nix::errno::Errno::EACCES {
-                        " (loading needs no_new_privs or CAP_SYS_ADMIN)"
-                    } else {
-                        ""
-                    }
-                )
-            }),
+            Some(f) => f.load().map_err(ConfineError::LoadFilter),
             None => Ok(()),
         }
     }
@@ -151,102 +166,10 @@ pub fn split_exec(
     Ok(Some(confine))
 }
 
-fn mask(set: &Capabilities) -> u64 {
-    set.iter().fold(0, |m, c| m | c.to_cap().bitmask())
-}
-
-/// Set the process's capability sets (see the module documentation).
-pub fn set_capabilities(caps: &LinuxCapabilities) -> Result<(), String> {
-    let bounding = caps.bounding().as_ref().map(mask).unwrap_or(0);
-    for c in caps::all() {
-        if bounding & c.bitmask() != 0 {
-            continue;
-        }
-        // A capability this kernel does not know cannot be read: nothing to drop.
-        if caps::has_cap(None, caps::CapSet::Bounding, c).unwrap_or(false) {
-            caps::drop(None, caps::CapSet::Bounding, c)
-                .map_err(|e| format!("drop {c} from the bounding set: {e}"))?;
-        }
-    }
-
-    let mut header = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: header and data are the version 3 layout (two data structs).
-    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
-        return Err(format!(
-            "read the capabilities: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    let get = |f: fn(&CapData) -> u32| u64::from(f(&data[0])) | u64::from(f(&data[1])) << 32;
-    let effective = caps
-        .effective()
-        .as_ref()
-        .map(mask)
-        .unwrap_or_else(|| get(|d| d.effective));
-    let permitted = caps
-        .permitted()
-        .as_ref()
-        .map(mask)
-        .unwrap_or_else(|| get(|d| d.permitted));
-    let inheritable = caps
-        .inheritable()
-        .as_ref()
-        .map(mask)
-        .unwrap_or_else(|| get(|d| d.inheritable));
-    for (i, d) in data.iter_mut().enumerate() {
-        let shift = 32 * i;
-        d.effective = (effective >> shift) as u32;
-        d.permitted = (permitted >> shift) as u32;
-        d.inheritable = (inheritable >> shift) as u32;
-    }
-    // SAFETY: as above.
-    if unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } != 0 {
-        return Err(format!(
-            "set the capabilities (effective {effective:#x}, permitted {permitted:#x}, inheritable {inheritable:#x}): {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-
-    if let Some(ambient) = caps.ambient() {
-        let set = ambient.iter().map(|c| c.to_cap()).collect();
-        caps::set(None, caps::CapSet::Ambient, &set)
-            .map_err(|e| format!("set the ambient capabilities: {e}"))?;
-    }
-    Ok(())
-}
-
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_spec::runtime::{Capability, LinuxCapabilitiesBuilder};
-
-    fn status_field(name: &str) -> String {
-        let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        s.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}:")))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    }
+    use oci_spec::runtime::{Capabilities, Capability};
 
     #[test]
     fn split_init_takes_over_only_what_libcontainer_gets_wrong() {
@@ -299,50 +222,5 @@ mod tests {
         let before = spec.clone();
         assert!(split_init(root.path(), &mut spec).expect("split").is_none());
         assert_eq!(spec, before);
-    }
-
-    /// runc's result for bounding KILL CHOWN NET_RAW, effective/permitted KILL, inheritable
-    /// CHOWN NET_RAW: libcontainer 0.7 fails with EPERM (permitted set before inheritable).
-    #[test]
-    fn inheritable_outside_permitted() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-        let set = |c: &[Capability]| c.iter().copied().collect::<Capabilities>();
-        let caps = LinuxCapabilitiesBuilder::default()
-            .bounding(set(&[
-                Capability::Kill,
-                Capability::Chown,
-                Capability::NetRaw,
-            ]))
-            .effective(set(&[Capability::Kill]))
-            .permitted(set(&[Capability::Kill]))
-            .inheritable(set(&[Capability::Chown, Capability::NetRaw]))
-            .ambient(set(&[]))
-            .build()
-            .expect("caps");
-        match unsafe { nix::unistd::fork() }.expect("fork") {
-            nix::unistd::ForkResult::Child => {
-                let r = set_capabilities(&caps);
-                eprintln!(
-                    "{r:?} CapInh {} CapPrm {} CapEff {} CapBnd {}",
-                    status_field("CapInh"),
-                    status_field("CapPrm"),
-                    status_field("CapEff"),
-                    status_field("CapBnd")
-                );
-                let ok = r.is_ok()
-                    && status_field("CapInh") == "0000000000002001"
-                    && status_field("CapPrm") == "0000000000000020"
-                    && status_field("CapEff") == "0000000000000020"
-                    && status_field("CapBnd") == "0000000000002021";
-                unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-            }
-            nix::unistd::ForkResult::Parent { child } => {
-                let status = nix::sys::wait::waitpid(child, None).expect("wait");
-                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
-            }
-        }
     }
 }

@@ -1,4 +1,14 @@
-use super::*;
+use std::path::PathBuf;
+
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxIdMapping, Mount, Spec};
+
+use super::console::in_container;
+use super::devices::{host_id, outside_dev};
+use super::id_ranges::several_ranges;
+use super::mknod::takes_back_mknod;
+use super::mounts::{split_mount_options, Propagation, MS_SLAVE, MS_UNBINDABLE};
+use super::namespaces::validate;
+use super::plan::{plan, plan_update, AfterCreate};
 use serde_json::json;
 
 fn spec(v: serde_json::Value) -> Spec {
@@ -32,7 +42,7 @@ fn duplicate_namespace_types_are_refused_with_their_name() {
     let s = spec(json!({ "linux": { "namespaces": [
         { "type": "pid" }, { "type": "network" }, { "type": "network", "path": "/proc/1/ns/net" }
     ] } }));
-    let err = validate(&s).expect_err("duplicate");
+    let err = validate(&s).expect_err("duplicate").to_string();
     assert!(err.contains("network namespace more than once"), "{err}");
     assert!(err.contains("keep one \"network\" entry"), "{err}");
     let ok = spec(
