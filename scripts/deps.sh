@@ -8,7 +8,8 @@ pkgs=(libseccomp-dev pkg-config busybox-static jq file gcc libc6-dev protobuf-co
 if [ "$want" = test ]; then
   # containernetworking-plugins: the loopback CNI plugin of the CRI test containerd.
   # debootstrap: the root filesystem of the workload suite (scripts/workload-images.sh).
-  pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins debootstrap)
+  # podman: integration/podman.rs (rootful, its storage in a temp dir).
+  pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins debootstrap podman)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

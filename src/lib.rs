@@ -18,6 +18,7 @@ pub mod oneline;
 pub mod pipeline;
 pub mod policy;
 pub mod reap;
+pub mod rlimits;
 pub mod scratch;
 pub mod sealed;
 pub mod seccomp;

@@ -105,7 +105,8 @@ pub fn parse_containerd_version(out: &str) -> Option<u32> {
     })
 }
 
-fn parse(text: &str, file: &Path) -> Result<DocumentMut, InstallError> {
+/// The TOML document in `text` (also podman's containers.conf), or where it does not parse.
+pub(super) fn parse(text: &str, file: &Path) -> Result<DocumentMut, InstallError> {
     text.parse::<DocumentMut>().map_err(|e| {
         let (line, column) = super::line_column(text, e.span().map(|s| s.start).unwrap_or(0));
         InstallError::Invalid {
