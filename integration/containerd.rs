@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{hardened_bin, image, poll_for, run, test_env, unique, wait_until, Out};
+use common::{hardened_bin, image, poll_for, quiet, run, test_env, unique, wait_until, Out};
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -120,13 +120,6 @@ impl Ns {
 
 impl Drop for Ns {
     fn drop(&mut self) {
-        let quiet = |c: &mut Command| {
-            let _ = c
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
         let list = |args: &[&str]| -> Vec<String> {
             self.ctr()
                 .args(args)

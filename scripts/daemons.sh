@@ -262,6 +262,14 @@ audit_log = "$dir/audit/parents.log"
 allowed_cgroup_parents = ["$(cat "$dir/docker-cgroup-parent")"]
 TOML
   rt() { printf '"%s": { "path": "%s", "runtimeArgs": ["--policy", "%s"] }' "$1" "$hardened" "$dir/policy/$2.toml"; }
+  # The workload suite's profiles (integration/workloads/profiles/NAME.toml, docs/workloads.md):
+  # one runtime hardened-wl-NAME each, the audit log under DIR.
+  wl=""
+  for f in "$here"/integration/workloads/profiles/*.toml; do
+    n=$(basename "$f" .toml)
+    { printf 'audit_log = "%s"\n' "$dir/audit/workloads.log"; cat "$f"; } > "$dir/policy/wl-$n.toml"
+    wl="$wl, $(rt "hardened-wl-$n" "wl-$n")"
+  done
   cat > "$dir/daemon.json" <<JSON
 {
   "runtimes": {
@@ -272,7 +280,7 @@ TOML
     $(rt hardened-web web),
     $(rt hardened-chown chown),
     $(rt hardened-writable writable),
-    $(rt hardened-parents parents)
+    $(rt hardened-parents parents)$wl
   },
   "storage-driver": "overlay2",
   "log-driver": "json-file"

@@ -7,7 +7,9 @@ want=${1:-test}
 pkgs=(libseccomp-dev pkg-config busybox-static jq file gcc libc6-dev protobuf-compiler)
 if [ "$want" = test ]; then
   # containernetworking-plugins: the loopback CNI plugin of the CRI test containerd.
-  pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins)
+  # debootstrap: the root filesystem of the workload suite (scripts/workload-images.sh).
+  # podman: integration/podman.rs (rootful, its storage in a temp dir).
+  pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins debootstrap podman)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -105,10 +105,12 @@ pub enum Command {
     /// Show the effective policy, or validate a policy file
     #[command(subcommand)]
     Policy(PolicyCmd),
-    /// Register hardened as a runtime in Docker's daemon.json or containerd's config.toml
+    /// Register hardened as a runtime in Docker's daemon.json, containerd's config.toml or
+    /// podman's containers.conf
     #[command(subcommand)]
     Install(InstallTarget),
-    /// Remove hardened's runtime from Docker's daemon.json or containerd's config.toml
+    /// Remove hardened's runtime from Docker's daemon.json, containerd's config.toml or
+    /// podman's containers.conf
     #[command(subcommand)]
     Uninstall(UninstallTarget),
     /// Not supported: checkpoint a running container
@@ -151,6 +153,11 @@ pub enum InstallTarget {
     /// for a Kubernetes RuntimeClass; the runtime reads /etc/hardened/policy.toml there
     /// (containerd's shim passes no runtime arguments, so --policy is refused)
     Containerd(InstallArgs),
+    /// Add the runtime to podman's `[engine.runtimes]` (default: the drop-in
+    /// /etc/containers/containers.conf.d/hardened.conf), for `podman run --runtime NAME`; the
+    /// runtime reads /etc/hardened/policy.toml (podman passes no per-runtime arguments, so
+    /// --policy is refused)
+    Podman(InstallArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -159,6 +166,9 @@ pub enum UninstallTarget {
     Docker(UninstallArgs),
     /// Remove the runtime handler from containerd's config (default /etc/containerd/config.toml)
     Containerd(UninstallArgs),
+    /// Remove the runtime from podman's containers.conf (default
+    /// /etc/containers/containers.conf.d/hardened.conf)
+    Podman(UninstallArgs),
 }
 
 #[derive(Args, Debug)]

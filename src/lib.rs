@@ -18,8 +18,11 @@ pub mod oneline;
 pub mod pipeline;
 pub mod policy;
 pub mod reap;
+pub mod rlimits;
 pub mod scratch;
 pub mod sealed;
 pub mod seccomp;
 pub mod stdio;
+#[cfg(test)]
+mod test_support;
 pub mod userns;

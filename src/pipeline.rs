@@ -211,6 +211,7 @@ pub fn plan(
         systemd_cgroup: req.systemd_cgroup,
     };
     let verdict = policy::evaluate(policy, &input);
+    failed.note(crate::rlimits::check(&verdict.hardened).map_err(PipelineError::Process))?;
     if effects == Effects::DryRun {
         return Ok(Plan {
             verdict,
@@ -351,6 +352,7 @@ pub fn prepare_exec(
     if !verdict.allowed() {
         return Err(PipelineError::Refused(verdict.refusals));
     }
+    crate::rlimits::check_exec(container, &verdict.hardened).map_err(PipelineError::Process)?;
     Ok(verdict.hardened)
 }
 

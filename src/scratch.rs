@@ -646,43 +646,49 @@ mod tests {
 
     #[test]
     fn scratch_mounts_come_before_the_mounts_beneath_them() {
-        assert_eq!(
-            order(&[
-                ("/proc", "proc", false),
-                ("/tmp/vol", "bind", false),
-                ("/run/secrets/x", "bind", false),
-                ("/etc/hosts", "bind", false),
-                ("/tmp", "tmpfs", true),
-                ("/run", "tmpfs", true),
-            ]),
-            [
-                "/proc",
-                "/tmp",
-                "/tmp/vol",
-                "/run",
-                "/run/secrets/x",
-                "/etc/hosts"
-            ]
-        );
-        // Nothing beneath: the order is kept; a caller's tmpfs is not moved.
-        assert_eq!(
-            order(&[
-                ("/mnt/x", "bind", false),
-                ("/mnt", "tmpfs", false),
-                ("/tmp", "tmpfs", true),
-            ]),
-            ["/mnt/x", "/mnt", "/tmp"]
-        );
-        // /tmpfoo is not beneath /tmp; a mount at the same place comes after the scratch one.
-        assert_eq!(
-            order(&[
-                ("/tmpfoo", "bind", false),
-                ("/run", "bind", false),
-                ("/tmp", "tmpfs", true),
-                ("/run", "tmpfs", true),
-            ]),
-            ["/tmpfoo", "/run", "/run", "/tmp"]
-        );
+        type Case<'a> = (&'a [(&'a str, &'a str, bool)], &'a [&'a str]);
+        let cases: [Case; 3] = [
+            (
+                &[
+                    ("/proc", "proc", false),
+                    ("/tmp/vol", "bind", false),
+                    ("/run/secrets/x", "bind", false),
+                    ("/etc/hosts", "bind", false),
+                    ("/tmp", "tmpfs", true),
+                    ("/run", "tmpfs", true),
+                ],
+                &[
+                    "/proc",
+                    "/tmp",
+                    "/tmp/vol",
+                    "/run",
+                    "/run/secrets/x",
+                    "/etc/hosts",
+                ],
+            ),
+            // Nothing beneath: the order is kept; a caller's tmpfs is not moved.
+            (
+                &[
+                    ("/mnt/x", "bind", false),
+                    ("/mnt", "tmpfs", false),
+                    ("/tmp", "tmpfs", true),
+                ],
+                &["/mnt/x", "/mnt", "/tmp"],
+            ),
+            // /tmpfoo is not beneath /tmp; a mount at the same place comes after the scratch one.
+            (
+                &[
+                    ("/tmpfoo", "bind", false),
+                    ("/run", "bind", false),
+                    ("/tmp", "tmpfs", true),
+                    ("/run", "tmpfs", true),
+                ],
+                &["/tmpfoo", "/run", "/run", "/tmp"],
+            ),
+        ];
+        for (mounts, expected) in cases {
+            assert_eq!(order(mounts), expected, "{mounts:?}");
+        }
     }
 
     /// The copy itself (as root: it sets owners): types, modes, shifted owners, symlinks copied
@@ -690,8 +696,7 @@ mod tests {
     #[test]
     fn copy_keeps_types_modes_and_shifts_owners() {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("skipped: needs root to set owners");
+        if !crate::test_support::root_or_skip("copy_keeps_types_modes_and_shifts_owners") {
             return;
         }
         let src = tempfile::tempdir().unwrap();

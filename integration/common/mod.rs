@@ -105,6 +105,15 @@ pub fn run(cmd: &mut Command) -> Out {
         .into()
 }
 
+/// Run a clean-up command, best effort: no input, its output and outcome ignored.
+pub fn quiet(cmd: &mut Command) {
+    let _ = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 /// A fresh state root and bundle directory for one test, removed on drop.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,

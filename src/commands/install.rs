@@ -1,24 +1,29 @@
-//! `hardened install|uninstall docker|containerd`: glue over `crate::install`.
+//! `hardened install|uninstall docker|containerd|podman`: glue over `crate::install`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use crate::cli::{InstallArgs, InstallTarget, UninstallArgs, UninstallTarget};
-use crate::install::{self, containerd, docker, file};
+use crate::install::{self, containerd, docker, file, podman};
 
 pub const DOCKER_CONFIG: &str = "/etc/docker/daemon.json";
 pub const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
+/// A drop-in of its own, read by podman after /etc/containers/containers.conf.
+pub const PODMAN_CONFIG: &str = "/etc/containers/containers.conf.d/hardened.conf";
 
 const DOCKER_RELOAD: &str =
     "Reload dockerd to apply it: kill -HUP $(pidof dockerd)   (or: systemctl reload docker)";
 const CONTAINERD_RESTART: &str =
     "Restart containerd to apply it: systemctl restart containerd   (running containers keep running)";
+const PODMAN_APPLY: &str =
+    "podman reads it at its next command (no daemon to restart; `systemctl restart podman` for its API service)";
 
 pub fn install(policy: Option<&Path>, target: &InstallTarget) -> Result<i32> {
     let (args, is_docker) = match target {
         InstallTarget::Docker(a) => (a, true),
         InstallTarget::Containerd(a) => (a, false),
+        InstallTarget::Podman(a) => return install_podman(policy, a),
     };
     install::validate_name(&args.name).map_err(anyhow::Error::msg)?;
     let bin = binary_path(args)?;
@@ -92,22 +97,51 @@ pub fn install(policy: Option<&Path>, target: &InstallTarget) -> Result<i32> {
     Ok(0)
 }
 
-pub fn uninstall(target: &UninstallTarget) -> Result<i32> {
-    let (args, is_docker): (&UninstallArgs, bool) = match target {
-        UninstallTarget::Docker(a) => (a, true),
-        UninstallTarget::Containerd(a) => (a, false),
+/// `install podman`: the runtime in `[engine.runtimes]` of containers.conf.
+fn install_podman(policy: Option<&Path>, args: &InstallArgs) -> Result<i32> {
+    install::validate_name(&args.name).map_err(anyhow::Error::msg)?;
+    if let Some(p) = policy {
+        bail!(
+            "--policy {}: podman passes a runtime no arguments of its own; under podman, \
+             hardened reads /etc/hardened/policy.toml: put the policy there (profiles: podman \
+             run --annotation io.hardened.profile=NAME) and run again without --policy",
+            p.display()
+        );
+    }
+    let bin = binary_path(args)?;
+    let bin_str = utf8(&bin, "--path")?;
+    let rt = podman::PodmanRuntime {
+        name: &args.name,
+        path: bin_str,
     };
-    let default = if is_docker {
-        DOCKER_CONFIG
-    } else {
-        CONTAINERD_CONFIG
+    let path = config_path(args.config.as_deref(), PODMAN_CONFIG)?;
+    let old = file::read(&path)?;
+    let new = podman::install(old.as_deref(), &path, &rt)?;
+    if !apply(&path, old.as_deref(), &new, args.dry_run, &args.name)? {
+        return Ok(0);
+    }
+    println!("  [engine.runtimes] {} = [\"{bin_str}\"]", args.name);
+    println!(
+        "  policy: {} (podman passes no runtime arguments)",
+        crate::policy::DEFAULT_POLICY_PATH
+    );
+    println!("{PODMAN_APPLY}");
+    println!("Then: podman run --runtime {} ...", args.name);
+    Ok(0)
+}
+
+pub fn uninstall(target: &UninstallTarget) -> Result<i32> {
+    let (args, default, apply_note): (&UninstallArgs, _, _) = match target {
+        UninstallTarget::Docker(a) => (a, DOCKER_CONFIG, DOCKER_RELOAD),
+        UninstallTarget::Containerd(a) => (a, CONTAINERD_CONFIG, CONTAINERD_RESTART),
+        UninstallTarget::Podman(a) => (a, PODMAN_CONFIG, PODMAN_APPLY),
     };
     let path = config_path(args.config.as_deref(), default)?;
     let old = file::read(&path)?;
-    let new = if is_docker {
-        docker::uninstall(old.as_deref(), &path, &args.name)?
-    } else {
-        containerd::uninstall(old.as_deref(), &path, &args.name)?
+    let new = match target {
+        UninstallTarget::Docker(_) => docker::uninstall(old.as_deref(), &path, &args.name)?,
+        UninstallTarget::Containerd(_) => containerd::uninstall(old.as_deref(), &path, &args.name)?,
+        UninstallTarget::Podman(_) => podman::uninstall(old.as_deref(), &path, &args.name)?,
     };
     let Some(new) = new else {
         println!(
@@ -137,14 +171,7 @@ pub fn uninstall(target: &UninstallTarget) -> Result<i32> {
         path.display(),
         backup_note(backup.as_deref())
     );
-    println!(
-        "{}",
-        if is_docker {
-            DOCKER_RELOAD
-        } else {
-            CONTAINERD_RESTART
-        }
-    );
+    println!("{apply_note}");
     Ok(0)
 }
 
@@ -197,8 +224,8 @@ fn binary_path(args: &InstallArgs) -> Result<PathBuf> {
         Some(p) => {
             if !p.is_absolute() {
                 bail!(
-                    "--path {}: give an absolute path (dockerd and containerd run the binary \
-                     from their own working directories)",
+                    "--path {}: give an absolute path (dockerd, containerd and podman run the \
+                     binary from their own working directories)",
                     p.display()
                 );
             }

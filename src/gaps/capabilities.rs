@@ -136,8 +136,7 @@ mod tests {
     /// CHOWN NET_RAW: libcontainer 0.7 fails with EPERM (permitted set before inheritable).
     #[test]
     fn inheritable_outside_permitted() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root");
+        if !crate::test_support::root_or_skip("inheritable_outside_permitted") {
             return;
         }
         let set = |c: &[Capability]| c.iter().copied().collect::<Capabilities>();

@@ -105,7 +105,8 @@ pub fn parse_containerd_version(out: &str) -> Option<u32> {
     })
 }
 
-fn parse(text: &str, file: &Path) -> Result<DocumentMut, InstallError> {
+/// The TOML document in `text` (also podman's containers.conf), or where it does not parse.
+pub(super) fn parse(text: &str, file: &Path) -> Result<DocumentMut, InstallError> {
     text.parse::<DocumentMut>().map_err(|e| {
         let (line, column) = super::line_column(text, e.span().map(|s| s.start).unwrap_or(0));
         InstallError::Invalid {
@@ -452,11 +453,7 @@ fn check_reads_back(
 
 /// The new text of `config.toml` without the handler `name` (in either format). None when
 /// there is no file; `old` unchanged when the handler is not there.
-pub fn uninstall(
-    old: Option<&str>,
-    file: &Path,
-    name: &str,
-) -> Result<Option<String>, InstallError> {
+pub fn uninstall(old: Option<&str>, file: &Path, name: &str) -> super::Removed {
     let Some(text) = old else { return Ok(None) };
     let mut doc = parse(text, file)?;
     let mut changed = false;

@@ -120,11 +120,7 @@ pub fn install(
 
 /// The new text of `daemon.json` without the runtime `name` (and without a `runtimes` object
 /// it leaves empty). None when there is no file; `old` unchanged when `name` is not there.
-pub fn uninstall(
-    old: Option<&str>,
-    file: &Path,
-    name: &str,
-) -> Result<Option<String>, InstallError> {
+pub fn uninstall(old: Option<&str>, file: &Path, name: &str) -> super::Removed {
     let Some(text) = old else { return Ok(None) };
     let mut m = parse(text, file)?;
     let Some(Value::Object(runtimes)) = m.get_mut("runtimes") else {
@@ -171,6 +167,14 @@ mod tests {
 
     fn uninst(old: Option<&str>) -> Result<Option<String>, String> {
         uninstall(old, Path::new(FILE), "hardened").map_err(|e| e.to_string())
+    }
+
+    /// Install into `old`, uninstall again: the text comes back as it was.
+    fn round_trip(old: &str) -> String {
+        let new = inst(Some(old)).unwrap();
+        let back = uninst(Some(&new)).unwrap().unwrap();
+        assert_eq!(back, old);
+        back
     }
 
     fn json(s: &str) -> Value {
@@ -288,9 +292,7 @@ mod tests {
     #[test]
     fn uninstall_restores() {
         let old = "{\n  \"log-driver\": \"json-file\",\n  \"runtimes\": {\n    \"runsc\": {\n      \"path\": \"/usr/bin/runsc\"\n    }\n  }\n}\n";
-        let new = inst(Some(old)).unwrap();
-        let back = uninst(Some(&new)).unwrap().unwrap();
-        assert_eq!(back, old);
+        let back = round_trip(old);
         // Idempotent: nothing more to remove.
         assert_eq!(uninst(Some(&back)).unwrap().unwrap(), back);
         assert_eq!(uninst(None).unwrap(), None);
@@ -298,10 +300,7 @@ mod tests {
 
     #[test]
     fn uninstall_drops_the_runtimes_object_it_empties() {
-        let old = "{\n  \"debug\": true\n}\n";
-        let new = inst(Some(old)).unwrap();
-        let back = uninst(Some(&new)).unwrap().unwrap();
-        assert_eq!(back, old);
+        round_trip("{\n  \"debug\": true\n}\n");
         // An empty runtimes object that was already there and holds nothing of ours stays.
         let keep = "{\"runtimes\": {}}";
         assert_eq!(uninst(Some(keep)).unwrap().unwrap(), keep);

@@ -1,23 +1,28 @@
-//! `hardened install|uninstall docker|containerd`: register the runtime in Docker's
-//! `daemon.json` or containerd's `config.toml`, and remove it again.
+//! `hardened install|uninstall docker|containerd|podman`: register the runtime in Docker's
+//! `daemon.json`, containerd's `config.toml` or podman's `containers.conf`, and remove it again.
 //!
-//! The edits are pure functions from the old text to the new one ([`docker`], [`containerd`]),
-//! so that they can be tested on strings; [`file`] does the I/O: read, back up, and replace the
-//! file atomically (a temporary file in the same directory, then `rename`), so that a failed
+//! The edits are pure functions from the old text to the new one ([`docker`], [`containerd`],
+//! [`podman`]), so that they can be tested on strings; [`file`] does the I/O: read, back up,
+//! and replace the file atomically (a temporary file in the same directory, then `rename`), so that a failed
 //! command leaves the old file as it was and nothing else behind.
 //!
-//! Both edits are idempotent: applied to their own output they return it unchanged, byte for
+//! The edits are idempotent: applied to their own output they return it unchanged, byte for
 //! byte, so the caller can say "already configured" and write nothing.
 
 pub mod containerd;
 pub mod docker;
 pub mod file;
+pub mod podman;
 
 use std::path::{Path, PathBuf};
 
 /// The default name of the runtime (Docker) and of the runtime handler (containerd, and the
 /// `handler` of the Kubernetes RuntimeClass).
 pub const DEFAULT_NAME: &str = "hardened";
+
+/// The new text of a config file without a runtime entry: None when there is no file, the old
+/// text unchanged when the entry is not there.
+pub type Removed = Result<Option<String>, InstallError>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {

@@ -261,6 +261,14 @@ mod tests {
         parse(text, Path::new("/etc/hardened/test.toml"))
     }
 
+    /// The message of the error `text` must give.
+    fn err_of(text: &str) -> String {
+        match p(text) {
+            Ok(_) => panic!("{text:?} is accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
     #[test]
     fn empty_file_is_the_defaults() {
         let pol = p("").unwrap();
@@ -287,14 +295,10 @@ allow_capabilities = ["NET_BIND_SERVICE"]
 
     #[test]
     fn unknown_key_names_file_line_and_key() {
-        let err = p("mode = \"enforce\"\n[defaults]\nallow_caps = []\n")
-            .unwrap_err()
-            .to_string();
+        let err = err_of("mode = \"enforce\"\n[defaults]\nallow_caps = []\n");
         assert!(err.contains("/etc/hardened/test.toml"), "{err}");
         assert!(err.contains("allow_caps"), "{err}");
-        let err = p("[defaults]\npids_limit = \"many\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = err_of("[defaults]\npids_limit = \"many\"\n");
         assert!(err.contains("line 2"), "{err}");
         let err = p("[profiles.x]\nbogus = 1\n").unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("bogus"), "{err}");
@@ -313,16 +317,12 @@ allow_capabilities = ["NET_BIND_SERVICE"]
 
     #[test]
     fn what_create_refuses_does_not_validate() {
-        let err = p("[defaults]\nscratch_size = \"banana\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = err_of("[defaults]\nscratch_size = \"banana\"\n");
         assert!(
             err.contains("test.toml") && err.contains("scratch_size \"banana\""),
             "{err}"
         );
-        let err = p("[profiles.x]\nscratch_size = \"12q\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = err_of("[profiles.x]\nscratch_size = \"12q\"\n");
         assert!(err.contains("[profiles.x]"), "{err}");
         for ok in ["64m", "1G", "1048576", "10%", "0"] {
             p(&format!("[defaults]\nscratch_size = \"{ok}\"\n")).expect(ok);
@@ -333,9 +333,7 @@ allow_capabilities = ["NET_BIND_SERVICE"]
                 "{bad}"
             );
         }
-        let err = p("[user_namespace]\nsubid_user = \"hardened-no-such-user\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = err_of("[user_namespace]\nsubid_user = \"hardened-no-such-user\"\n");
         assert!(
             err.contains("subid_user \"hardened-no-such-user\"") && err.contains("/etc/subuid"),
             "{err}"

@@ -279,6 +279,10 @@ pub struct Overlay {
     pub lower: Vec<PathBuf>,
     pub upper: Option<PathBuf>,
     pub work: Option<PathBuf>,
+    /// Mounted `volatile` (shown as `fsync=volatile` by newer kernels), as podman mounts the
+    /// layer of a `--rm` container: its work directory then holds `work/incompat/volatile`,
+    /// which the kernel refuses (`EINVAL`) in the work directory of any other overlay.
+    pub volatile: bool,
 }
 
 fn unescape(s: &str) -> String {
@@ -326,6 +330,7 @@ pub fn find_overlay(mountinfo: &str, mount_point: &Path) -> Option<Overlay> {
         lower: Vec::new(),
         upper: None,
         work: None,
+        volatile: false,
     };
     for opt in options.split(',') {
         if let Some(v) = opt.strip_prefix("lowerdir=") {
@@ -337,6 +342,8 @@ pub fn find_overlay(mountinfo: &str, mount_point: &Path) -> Option<Overlay> {
             ov.upper = Some(resolve(v));
         } else if let Some(v) = opt.strip_prefix("workdir=") {
             ov.work = Some(resolve(v));
+        } else if opt == "volatile" || opt == "fsync=volatile" {
+            ov.volatile = true;
         }
     }
     (!ov.lower.is_empty()).then_some(ov)
@@ -516,7 +523,9 @@ fn create_mount_points(spec: &Spec, rootfs: &Path) -> Result<()> {
 }
 
 /// A new (detached) overlay made of idmapped clones of the layers of `ov`: each lower
-/// directory, and the layer directory that holds the upper and work directories.
+/// directory, and the layer directory that holds the upper and work directories. A `volatile`
+/// overlay (podman's `--rm` containers) gets a work directory of its own in that layer
+/// directory ([`VOLATILE_WORK`], made fresh), and is mounted `volatile` as the original is.
 fn idmapped_overlay(ov: &Overlay, userns: &OwnedFd, scratch: &mut Scratch) -> Result<OwnedFd> {
     let mut lowers = Vec::new();
     for l in &ov.lower {
@@ -525,13 +534,15 @@ fn idmapped_overlay(ov: &Overlay, userns: &OwnedFd, scratch: &mut Scratch) -> Re
         attach(&m, &p)?;
         lowers.push(p);
     }
-    let mut fs_opts: Vec<(&str, String)> = vec![(
+    let mut fs_opts: Vec<(&str, Option<String>)> = vec![(
         "lowerdir",
-        lowers
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":"),
+        Some(
+            lowers
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":"),
+        ),
     )];
     if let (Some(upper), Some(work)) = (&ov.upper, &ov.work) {
         // The layer directory that holds both.
@@ -539,15 +550,41 @@ fn idmapped_overlay(ov: &Overlay, userns: &OwnedFd, scratch: &mut Scratch) -> Re
             .parent()
             .filter(|p| work.parent() == Some(*p))
             .context("the overlay's upper and work directories are not in one layer directory")?;
+        let work = if ov.volatile {
+            fresh_work_dir(layer)?
+        } else {
+            work.clone()
+        };
         let m = idmapped_clone(layer, userns, false)?;
         let p = scratch.point(true)?;
         attach(&m, &p)?;
         let rel = |x: &Path| p.join(x.strip_prefix(layer).unwrap_or(x));
-        fs_opts.push(("upperdir", rel(upper).display().to_string()));
-        fs_opts.push(("workdir", rel(work).display().to_string()));
+        fs_opts.push(("upperdir", Some(rel(upper).display().to_string())));
+        fs_opts.push(("workdir", Some(rel(&work).display().to_string())));
+        if ov.volatile {
+            fs_opts.push(("volatile", None));
+        }
     }
-    fs_opts.push(("index", "off".into()));
+    fs_opts.push(("index", Some("off".into())));
     new_overlay(&fs_opts)
+}
+
+/// The work directory of the idmapped overlay of a `volatile` layer, in the layer directory
+/// (a work directory must be on the upper directory's mount). The engine removes the layer
+/// directory with the container.
+pub const VOLATILE_WORK: &str = "hardened-work";
+
+/// An empty [`VOLATILE_WORK`] in `layer`: what an earlier create of this container left there
+/// (a volatile overlay's `incompat/volatile`, which the kernel refuses) is removed first.
+fn fresh_work_dir(layer: &Path) -> Result<PathBuf> {
+    let dir = layer.join(VOLATILE_WORK);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("remove the old {}", dir.display())),
+    }
+    std::fs::create_dir(&dir).with_context(|| format!("create {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Point the bind mount `m` to an idmapped clone of its source (with the mount's own mappings,
@@ -671,12 +708,17 @@ fn create_mount_point(rootfs: &Path, dest: &Path, file: bool) -> Result<()> {
     Ok(())
 }
 
-fn new_overlay(opts: &[(&str, String)]) -> Result<OwnedFd> {
-    use rustix::mount::{fsconfig_create, fsconfig_set_string, fsmount, fsopen};
+/// A new overlay with these options (`None`: a flag such as `volatile`).
+fn new_overlay(opts: &[(&str, Option<String>)]) -> Result<OwnedFd> {
+    use rustix::mount::{fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen};
     let fs =
         fsopen("overlay", rustix::mount::FsOpenFlags::FSOPEN_CLOEXEC).context("fsopen(overlay)")?;
     for (k, v) in opts {
-        fsconfig_set_string(&fs, *k, v.as_str()).with_context(|| format!("overlay option {k}"))?;
+        match v {
+            Some(v) => fsconfig_set_string(&fs, *k, v.as_str()),
+            None => fsconfig_set_flag(&fs, *k),
+        }
+        .with_context(|| format!("overlay option {k}"))?;
     }
     fsconfig_create(&fs).context("create the idmapped overlay")?;
     fsmount(
@@ -710,5 +752,29 @@ mod tests {
         let ov = find_overlay(rel, Path::new("/d/overlay2/abc/merged")).unwrap();
         assert_eq!(ov.lower[0], PathBuf::from("/d/overlay2/l/X"));
         assert!(find_overlay(mi, Path::new("/elsewhere")).is_none());
+        assert!(!ov.volatile);
+    }
+
+    /// Podman's overlay (a `--rm` container's): `l/` links as lower directories, `uuid=on`,
+    /// and `volatile`, which the kernel shows as `fsync=volatile`.
+    #[test]
+    fn podman_volatile_overlay_from_mountinfo() {
+        let mi = "49 45 0:41 / /s/overlay/abc/merged rw,relatime - overlay overlay rw,lowerdir=/s/overlay/l/H2O5:/s/overlay/l/K7XY,upperdir=/s/overlay/abc/diff,workdir=/s/overlay/abc/work,uuid=on,fsync=volatile\n";
+        let ov = find_overlay(mi, Path::new("/s/overlay/abc/merged")).unwrap();
+        assert!(ov.volatile);
+        assert_eq!(ov.lower.len(), 2);
+        assert_eq!(ov.work, Some(PathBuf::from("/s/overlay/abc/work")));
+        let old = mi.replace("fsync=volatile", "volatile");
+        assert!(
+            find_overlay(&old, Path::new("/s/overlay/abc/merged"))
+                .unwrap()
+                .volatile
+        );
+        let kept = mi.replace(",fsync=volatile", "");
+        assert!(
+            !find_overlay(&kept, Path::new("/s/overlay/abc/merged"))
+                .unwrap()
+                .volatile
+        );
     }
 }

@@ -162,32 +162,24 @@ mod tests {
     #[test]
     fn exposure() {
         let ids = ["abc123", ""];
-        assert_eq!(exposes(Path::new("/"), &ids), Some("/"));
-        assert!(exposes(Path::new("/var"), &ids).is_some());
-        assert!(exposes(Path::new("/run"), &ids).is_some());
-        assert!(exposes(Path::new("/usr"), &ids).is_some());
-        assert_eq!(exposes(Path::new("/etc/shadow"), &ids), Some("/etc"));
-        assert_eq!(
-            exposes(Path::new("/var/run/docker.sock"), &ids),
-            Some("/var/run/docker.sock")
-        );
-        assert_eq!(exposes(Path::new("/tmp/data"), &ids), None);
-        assert_eq!(exposes(Path::new("/home/app"), &ids), None);
-        assert_eq!(
-            exposes(Path::new("/var/lib/docker/containers/abc123/hosts"), &ids),
-            None
-        );
-        assert_eq!(
-            exposes(Path::new("/var/lib/docker/containers/other/hosts"), &ids),
-            Some("/var/lib/docker")
-        );
-        assert_eq!(
-            exposes(Path::new("/var/lib/docker/volumes/data/_data"), &ids),
-            None
-        );
-        assert_eq!(
-            exposes(Path::new("/var/lib/docker/volumes"), &ids),
-            Some("/var/lib/docker")
-        );
+        for path in ["/var", "/run", "/usr"] {
+            assert!(exposes(Path::new(path), &ids).is_some(), "{path}");
+        }
+        for (path, exposed) in [
+            ("/", Some("/")),
+            ("/etc/shadow", Some("/etc")),
+            ("/var/run/docker.sock", Some("/var/run/docker.sock")),
+            ("/tmp/data", None),
+            ("/home/app", None),
+            ("/var/lib/docker/containers/abc123/hosts", None),
+            (
+                "/var/lib/docker/containers/other/hosts",
+                Some("/var/lib/docker"),
+            ),
+            ("/var/lib/docker/volumes/data/_data", None),
+            ("/var/lib/docker/volumes", Some("/var/lib/docker")),
+        ] {
+            assert_eq!(exposes(Path::new(path), &ids), exposed, "{path}");
+        }
     }
 }
