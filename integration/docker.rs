@@ -576,3 +576,57 @@ fn terminal_is_the_process_users() {
         );
     }
 }
+
+/// `readonly_rootfs = false` under the policy's user namespace (runtime `hardened-writable`):
+/// the container writes to the layer Docker gave it, through the idmapped overlay (its upper
+/// layer), as under runc: files land in the layer owned by the container's root as Docker sees
+/// it (0 on disk), and survive a restart. The defaults keep the root read-only.
+#[test]
+fn writable_root_under_the_user_namespace() {
+    let c = {
+        let name = unique("hd-writable");
+        let guard = DockerContainer(name.clone());
+        let out = run(docker()
+            .args([
+                "run",
+                "-d",
+                "--runtime=hardened-writable",
+                "--network",
+                "none",
+            ])
+            .args(["--name", &name, &image()])
+            .args([
+                "sh",
+                "-c",
+                "echo new > /x && echo more >> /etc/passwd && rm /bin/ls && mkdir /d \
+                 && echo ready; sleep 300",
+            ]));
+        assert!(out.ok(), "docker run -d: {out:?}");
+        guard
+    };
+    wait_ready(&c.0);
+    let out = docker_ok(&[
+        "exec",
+        &c.0,
+        "sh",
+        "-c",
+        "cat /x; tail -n 1 /etc/passwd; test -e /bin/ls || echo gone; grep ' / ' /proc/mounts",
+    ]);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[..3], ["new", "more", "gone"], "{out:?}");
+    assert!(
+        lines[3].contains(" rw,"),
+        "the root is not writable: {out:?}"
+    );
+    let upper = inspect(&c.0, "{{.GraphDriver.Data.UpperDir}}");
+    let meta = std::fs::metadata(std::path::Path::new(&upper).join("x")).expect("/x in the layer");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.uid(), meta.gid()), (0, 0), "owner of /x in {upper}");
+    docker_ok(&["restart", "-t", "0", &c.0]);
+    wait_for_exec_output(&c.0, &["cat", "/x"], "new");
+    drop(c);
+    // The defaults: read-only.
+    let out = docker_run_rm(&[], &["sh", "-c", "echo x > /x"]);
+    assert_ne!(out.code, Some(0), "{out:?}");
+    assert!(out.stderr.contains("Read-only file system"), "{out:?}");
+}

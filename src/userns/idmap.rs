@@ -478,7 +478,11 @@ pub fn prepare(
     // The root filesystem.
     if let Some(ov) = find_overlay(&mountinfo, rootfs) {
         create_mount_points(spec, rootfs)?;
-        let m = idmapped_overlay(&ov, &userns, &mut scratch)?;
+        // A writable root (`readonly_rootfs = false`): the overlay is made by the container's
+        // root, through whom its upper layer is written (see `new_overlay`).
+        let writable = spec.root().as_ref().and_then(|r| r.readonly()) != Some(true);
+        let creator = writable.then_some(range.host_start);
+        let m = idmapped_overlay(&ov, &userns, &mut scratch, creator)?;
         attach(&m, &new_root).context("mount the idmapped overlay of the root filesystem")?;
     } else {
         let m = idmapped_clone(rootfs, &userns, true)?;
@@ -526,7 +530,17 @@ fn create_mount_points(spec: &Spec, rootfs: &Path) -> Result<()> {
 /// directory, and the layer directory that holds the upper and work directories. A `volatile`
 /// overlay (podman's `--rm` containers) gets a work directory of its own in that layer
 /// directory ([`VOLATILE_WORK`], made fresh), and is mounted `volatile` as the original is.
-fn idmapped_overlay(ov: &Overlay, userns: &OwnedFd, scratch: &mut Scratch) -> Result<OwnedFd> {
+///
+/// `creator`: for a writable root, the host ID of the container's root, who makes the overlay
+/// (its upper layer is then writable) in a work directory of its own; otherwise the overlay is
+/// made by the host's root, who has no ID in the idmapped upper layer, and the kernel mounts it
+/// read-only.
+fn idmapped_overlay(
+    ov: &Overlay,
+    userns: &OwnedFd,
+    scratch: &mut Scratch,
+    creator: Option<u32>,
+) -> Result<OwnedFd> {
     let mut lowers = Vec::new();
     for l in &ov.lower {
         let m = idmapped_clone(l, userns, false)?;
@@ -550,7 +564,9 @@ fn idmapped_overlay(ov: &Overlay, userns: &OwnedFd, scratch: &mut Scratch) -> Re
             .parent()
             .filter(|p| work.parent() == Some(*p))
             .context("the overlay's upper and work directories are not in one layer directory")?;
-        let work = if ov.volatile {
+        // Not the engine's own work directory when the overlay is writable: the kernel empties
+        // a work directory it mounts, and the engine's overlay of the same layer still uses it.
+        let work = if ov.volatile || creator.is_some() {
             fresh_work_dir(layer)?
         } else {
             work.clone()
@@ -566,7 +582,7 @@ fn idmapped_overlay(ov: &Overlay, userns: &OwnedFd, scratch: &mut Scratch) -> Re
         }
     }
     fs_opts.push(("index", Some("off".into())));
-    new_overlay(&fs_opts)
+    new_overlay(&fs_opts, creator)
 }
 
 /// The work directory of the idmapped overlay of a `volatile` layer, in the layer directory
@@ -709,7 +725,12 @@ fn create_mount_point(rootfs: &Path, dest: &Path, file: bool) -> Result<()> {
 }
 
 /// A new overlay with these options (`None`: a flag such as `volatile`).
-fn new_overlay(opts: &[(&str, Option<String>)]) -> Result<OwnedFd> {
+/// A new detached overlay with `opts`. Overlayfs writes its upper layer with the credentials of
+/// whoever created it. Through an idmapped upper layer the host's root has no ID (`EOVERFLOW`
+/// on its work directory: the kernel mounts the overlay read-only), the container's root does:
+/// with `creator`, the overlay is created on a thread of its own whose filesystem IDs are that
+/// host ID, its capabilities kept (copy-up sets the original owners, modes and times).
+fn new_overlay(opts: &[(&str, Option<String>)], creator: Option<u32>) -> Result<OwnedFd> {
     use rustix::mount::{fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen};
     let fs =
         fsopen("overlay", rustix::mount::FsOpenFlags::FSOPEN_CLOEXEC).context("fsopen(overlay)")?;
@@ -720,7 +741,30 @@ fn new_overlay(opts: &[(&str, Option<String>)]) -> Result<OwnedFd> {
         }
         .with_context(|| format!("overlay option {k}"))?;
     }
-    fsconfig_create(&fs).context("create the idmapped overlay")?;
+    match creator {
+        None => fsconfig_create(&fs).context("create the idmapped overlay")?,
+        Some(id) => std::thread::scope(|s| {
+            s.spawn(|| -> Result<()> {
+                // setfsuid/setfsgid change this thread's credentials only; the thread ends here.
+                nix::unistd::setfsuid(nix::unistd::Uid::from_raw(id));
+                nix::unistd::setfsgid(nix::unistd::Gid::from_raw(id));
+                if nix::unistd::setfsuid(nix::unistd::Uid::from_raw(id)).as_raw() != id
+                    || nix::unistd::setfsgid(nix::unistd::Gid::from_raw(id)).as_raw() != id
+                {
+                    bail!("could not take the filesystem IDs {id} of the container's root");
+                }
+                // Leaving fsuid 0 dropped the file capabilities from the effective set.
+                let permitted = caps::read(None, caps::CapSet::Permitted)
+                    .context("read the permitted capabilities")?;
+                caps::set(None, caps::CapSet::Effective, &permitted)
+                    .context("raise the effective capabilities")?;
+                fsconfig_create(&fs).context("create the writable idmapped overlay")?;
+                Ok(())
+            })
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the thread creating the overlay panicked")))
+        })?,
+    }
     fsmount(
         &fs,
         rustix::mount::FsMountFlags::FSMOUNT_CLOEXEC,
