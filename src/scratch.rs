@@ -558,8 +558,29 @@ pub fn prepare(caller: &Spec, spec: &mut Spec, rootfs: &Path, owners: Owners) ->
             spec.set_mounts(Some(mounts));
             changed = true;
         }
+        missing_mount_points(caller, spec, rootfs, &dests);
     }
     Ok(copyup(spec, rootfs, owners)? || changed)
+}
+
+/// The mount point of a scratch mount the policy added, where the root filesystem has none
+/// (an image without `/tmp` or `/run`), made here as the host's root: libcontainer would make it
+/// inside the container, as the container's root, which under a user namespace of the config's
+/// own may not write to a root filesystem owned by the host's root (`EACCES`) where runc, asked
+/// for no such mount, runs the config. An empty directory, as any runtime makes for a mount
+/// point, walked without following symlinks (`dests`: resolved inside the root). Failures are
+/// left to libcontainer, which then reports them.
+fn missing_mount_points(caller: &Spec, spec: &Spec, rootfs: &Path, dests: &[PathBuf]) {
+    let added = added_tmpfs(caller, spec);
+    for ((m, dest), added) in spec.mounts().iter().flatten().zip(dests).zip(added) {
+        let rel = dest.strip_prefix("/").unwrap_or(dest);
+        if !added || rel.as_os_str().is_empty() || rootfs.join(rel).symlink_metadata().is_ok() {
+            continue;
+        }
+        if let Err(e) = crate::userns::idmap::create_mount_point(rootfs, dest, false) {
+            tracing::debug!("mount point {}: {e:#}", m.destination().display());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -232,6 +232,7 @@ fn policy_userns(
         a.hold();
     }
     join::without_prejoined(&mut specs.run, &userns.prejoin);
+    join::mqueue_of_prejoined(&mut specs.run, &userns.prejoin)?;
     Ok(userns.prejoin)
 }
 

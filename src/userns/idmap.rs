@@ -682,7 +682,7 @@ fn readonly_bind(
 
 /// Create `dest` (a directory, or an empty file) below `rootfs` without following symlinks:
 /// a component that is a symlink stops the walk (libcontainer resolves it safely later).
-fn create_mount_point(rootfs: &Path, dest: &Path, file: bool) -> Result<()> {
+pub(crate) fn create_mount_point(rootfs: &Path, dest: &Path, file: bool) -> Result<()> {
     use rustix::fs::{mkdirat, openat, Mode, OFlags, CWD};
     use rustix::io::Errno;
     let parts: Vec<_> = dest

@@ -269,6 +269,76 @@ pub fn without_prejoined(spec: &mut Spec, prejoined: &[(LinuxNamespaceType, Path
     }
 }
 
+/// Where `create` attaches the mqueue filesystem of a prejoined ipc namespace, in its private
+/// mount namespace (an empty directory on the host, mode 0711).
+pub const MQUEUE_DIR: &str = "/run/hardened-mqueue";
+
+/// The `mqueue` mounts of a container that joins an ipc namespace owned by the host's user
+/// namespace (`prejoined`): an mqueue filesystem belongs to the ipc namespace of its mounter, and
+/// only a mounter privileged over that namespace's user namespace may make one, so libcontainer's
+/// mount from inside the container's new user namespace fails (`EPERM`). `create` makes it
+/// itself (host root, on this thread inside the joined ipc namespace: `fsopen`, `fsmount`),
+/// attaches it on [`MQUEUE_DIR`] in its private mount namespace (`idmap::private_mount_namespace`
+/// must have been entered) and hands libcontainer a bind mount of it with the same flags.
+pub fn mqueue_of_prejoined(
+    spec: &mut Spec,
+    prejoined: &[(LinuxNamespaceType, PathBuf)],
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags as A};
+    let Some(ipc) = prejoined
+        .iter()
+        .find(|(t, _)| *t == LinuxNamespaceType::Ipc)
+    else {
+        return Ok(());
+    };
+    let Some(mut mounts) = spec.mounts().clone() else {
+        return Ok(());
+    };
+    let mut mqueue = None;
+    for m in mounts
+        .iter_mut()
+        .filter(|m| m.typ().as_deref() == Some("mqueue"))
+    {
+        let options: Vec<String> = m.options().clone().unwrap_or_default();
+        let attrs = options.iter().fold(A::empty(), |a, o| match o.as_str() {
+            "nosuid" => a | A::MOUNT_ATTR_NOSUID,
+            "nodev" => a | A::MOUNT_ATTR_NODEV,
+            "noexec" => a | A::MOUNT_ATTR_NOEXEC,
+            "ro" => a | A::MOUNT_ATTR_RDONLY,
+            _ => a,
+        });
+        if mqueue.is_none() {
+            let entered = enter(std::slice::from_ref(ipc))?;
+            let fs = rustix::mount::fsopen("mqueue", FsOpenFlags::FSOPEN_CLOEXEC)
+                .context("fsopen(mqueue)")?;
+            rustix::mount::fsconfig_create(&fs).with_context(|| {
+                format!("make the mqueue filesystem of {}", ipc.1.display())
+            })?;
+            let mnt = rustix::mount::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)
+                .context("fsmount(mqueue)")?;
+            drop(entered);
+            let dir = super::idmap::host_dir(MQUEUE_DIR)?;
+            rustix::mount::move_mount(
+                &mnt,
+                "",
+                rustix::fs::CWD,
+                &dir,
+                rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+            )
+            .with_context(|| format!("move_mount to {}", dir.display()))?;
+            mqueue = Some(dir);
+        }
+        m.set_typ(Some("bind".into()));
+        m.set_source(mqueue.clone());
+        let mut bind = vec!["rbind".to_string()];
+        bind.extend(options.into_iter().filter(|o| o != "rbind" && o != "bind"));
+        m.set_options(Some(bind));
+    }
+    spec.set_mounts(Some(mounts));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
