@@ -908,3 +908,99 @@ fn docker_import(rootfs: &Path, tar: &Path, tag: &str) {
         .arg(tag));
     assert!(out.ok(), "{out:?}");
 }
+
+/// An ipc namespace made in the host's user namespace (as `unshare --ipc`, or an engine, makes
+/// it), joined by path under the defaults: `create` enters it before the user namespace is made,
+/// and its `/dev/mqueue` (which only a mounter privileged over the host's user namespace may
+/// make: `EPERM` from the container's) is made by `create` and bind-mounted.
+#[test]
+fn an_ipc_namespace_made_by_the_engine_gets_its_mqueue() {
+    let sb = Sandbox::new();
+    let ipcns = sb.dir.path().join("ipcns");
+    std::fs::write(&ipcns, "").expect("ipcns file");
+    let mut arg = std::ffi::OsString::from("--ipc=");
+    arg.push(&ipcns);
+    let out = run(Command::new("unshare").arg(&arg).arg("true"));
+    assert!(out.ok(), "unshare: {out:?}");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _u = Unmount(ipcns.clone());
+    let ino = std::fs::metadata(&ipcns).expect("ipcns").ino();
+    let b = sb.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; readlink /proc/self/ns/ipc; grep -c ' /dev/mqueue mqueue ' /proc/mounts",
+        ],
+    );
+    sb.edit_config(
+        &b,
+        &format!(
+            r#"(.linux.namespaces[] | select(.type == "ipc")) |= {{"type": "ipc", "path": "{}"}}
+            | if any(.mounts[]; .destination == "/dev/mqueue") then . else .mounts += [{{"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}}] end"#,
+            ipcns.display()
+        ),
+    );
+    let out = run(sb
+        .hardened_enforcing()
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg(unique("mqueue")));
+    assert!(out.ok(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let (_, h, _) = parse_map(lines.first().copied().unwrap_or_default());
+    assert!(h >= 65536, "no user namespace: {out:?}");
+    assert_eq!(
+        lines.get(1..),
+        Some([format!("ipc:[{ino}]").as_str(), "1"].as_slice()),
+        "{out:?}"
+    );
+}
+
+/// A config with its own user namespace and a root filesystem (owned by the host's root) that
+/// has no `/tmp` or `/run`, under the defaults: the scratch mounts' mount points are made from
+/// the host (the container's root may not write to that root filesystem: `EACCES`).
+#[test]
+fn scratch_mount_points_missing_from_the_root_filesystem() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o711))
+        .expect("chmod sandbox");
+    let b = sb.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; grep -E -c ' /(tmp|run) tmpfs ' /proc/mounts; echo x > /tmp/x && cat /tmp/x",
+        ],
+    );
+    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    for d in ["tmp", "run"] {
+        let p = b.join("rootfs").join(d);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).expect("remove from the rootfs");
+        }
+    }
+    let map = r#"[{"containerID": 0, "hostID": 2000000000, "size": 65536}]"#;
+    sb.edit_config(
+        &b,
+        &format!(
+            r#".linux.namespaces += [{{"type": "user"}}] | .linux.uidMappings = {map} | .linux.gidMappings = {map}"#
+        ),
+    );
+    let out = run(sb
+        .hardened_enforcing()
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg(unique("notmp")));
+    assert!(out.ok(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let (_, h, _) = parse_map(lines.first().copied().unwrap_or_default());
+    assert_eq!(h, 2_000_000_000, "{out:?}");
+    assert_eq!(lines.get(1..), Some(["2", "x"].as_slice()), "{out:?}");
+}

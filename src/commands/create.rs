@@ -359,6 +359,8 @@ fn build(
     }
     // Entered on this thread, which forks the container's process; left when `entered` drops.
     let entered = join::enter(&p.prejoin).with_context(|| format!("create container {id}"))?;
+    join::set_uts_names(p.lasting.as_ref().unwrap_or(&p.spec), &p.prejoin)
+        .with_context(|| format!("create container {id}"))?;
     let built = builder
         .with_pid_file(opts.pid_file.as_ref())
         .and_then(|b| {

@@ -239,6 +239,12 @@ pub fn without_prejoined(spec: &mut Spec, prejoined: &[(LinuxNamespaceType, Path
     if prejoined.is_empty() {
         return;
     }
+    // libcontainer refuses a hostname without a uts namespace in its spec: `create` sets the
+    // names itself, in the joined namespace (`set_uts_names`).
+    if prejoined.iter().any(|(t, _)| *t == LinuxNamespaceType::Uts) {
+        spec.set_hostname(None);
+        spec.set_domainname(None);
+    }
     if let Some(mut linux) = spec.linux().clone() {
         if let Some(mut ns) = linux.namespaces().clone() {
             ns.retain(|n| !prejoined.iter().any(|(t, _)| *t == n.typ()));
@@ -267,6 +273,28 @@ pub fn without_prejoined(spec: &mut Spec, prejoined: &[(LinuxNamespaceType, Path
         }
         spec.set_mounts(Some(mounts));
     }
+}
+
+/// The `hostname` and `domainname` of `spec`, set by `create` on the thread that has entered
+/// the `prejoined` namespaces, when a uts namespace is among them (runc sets them in a joined uts
+/// namespace too; libcontainer, which does not see that namespace, would refuse them).
+pub fn set_uts_names(
+    spec: &Spec,
+    prejoined: &[(LinuxNamespaceType, PathBuf)],
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if !prejoined.iter().any(|(t, _)| *t == LinuxNamespaceType::Uts) {
+        return Ok(());
+    }
+    if let Some(h) = spec.hostname() {
+        rustix::system::sethostname(h.as_bytes())
+            .with_context(|| format!("set the hostname {h:?} in the joined uts namespace"))?;
+    }
+    if let Some(d) = spec.domainname() {
+        rustix::system::setdomainname(d.as_bytes())
+            .with_context(|| format!("set the domainname {d:?} in the joined uts namespace"))?;
+    }
+    Ok(())
 }
 
 /// Where `create` attaches the mqueue filesystem of a prejoined ipc namespace, in its private
@@ -312,9 +340,8 @@ pub fn mqueue_of_prejoined(
             let entered = enter(std::slice::from_ref(ipc))?;
             let fs = rustix::mount::fsopen("mqueue", FsOpenFlags::FSOPEN_CLOEXEC)
                 .context("fsopen(mqueue)")?;
-            rustix::mount::fsconfig_create(&fs).with_context(|| {
-                format!("make the mqueue filesystem of {}", ipc.1.display())
-            })?;
+            rustix::mount::fsconfig_create(&fs)
+                .with_context(|| format!("make the mqueue filesystem of {}", ipc.1.display()))?;
             let mnt = rustix::mount::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)
                 .context("fsmount(mqueue)")?;
             drop(entered);
