@@ -350,23 +350,37 @@ fn containers_joining_another_containers_namespaces_share_its_user_namespace() {
 /// A network namespace made by the engine in the host's user namespace (as containerd's CRI
 /// makes a pod's before its sandbox): entered before the container's user namespace is made;
 /// sysfs is then the host's /sys, read-only (as runc does).
+/// A namespace of `kind` (`net`, `ipc`) made in the host's user namespace, as an engine makes
+/// it (`unshare --KIND=FILE`), kept by a bind mount on a file in the sandbox; unmounted on drop.
+struct NsFile(PathBuf);
+
+impl NsFile {
+    fn unshare(sb: &Sandbox, kind: &str) -> Self {
+        let path = sb.dir.path().join(format!("{kind}ns"));
+        std::fs::write(&path, "").expect("namespace file");
+        let mut arg = std::ffi::OsString::from(format!("--{kind}="));
+        arg.push(&path);
+        let out = run(Command::new("unshare").arg(&arg).arg("true"));
+        assert!(out.ok(), "unshare: {out:?}");
+        NsFile(path)
+    }
+
+    fn ino(&self) -> u64 {
+        std::fs::metadata(&self.0).expect("namespace file").ino()
+    }
+}
+
+impl Drop for NsFile {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 #[test]
 fn a_network_namespace_made_by_the_engine_is_entered_before_the_user_namespace() {
     let sb = Sandbox::new();
-    let netns = sb.dir.path().join("netns");
-    std::fs::write(&netns, "").expect("netns file");
-    let mut arg = std::ffi::OsString::from("--net=");
-    arg.push(&netns);
-    let out = run(Command::new("unshare").arg(&arg).arg("true"));
-    assert!(out.ok(), "unshare: {out:?}");
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-    let _u = Unmount(netns.clone());
-    let ino = std::fs::metadata(&netns).expect("netns").ino();
+    let ns = NsFile::unshare(&sb, "net");
+    let (netns, ino) = (&ns.0, ns.ino());
     let b = sb.bundle(
         "b",
         &[
@@ -916,20 +930,8 @@ fn docker_import(rootfs: &Path, tar: &Path, tag: &str) {
 #[test]
 fn an_ipc_namespace_made_by_the_engine_gets_its_mqueue() {
     let sb = Sandbox::new();
-    let ipcns = sb.dir.path().join("ipcns");
-    std::fs::write(&ipcns, "").expect("ipcns file");
-    let mut arg = std::ffi::OsString::from("--ipc=");
-    arg.push(&ipcns);
-    let out = run(Command::new("unshare").arg(&arg).arg("true"));
-    assert!(out.ok(), "unshare: {out:?}");
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-    let _u = Unmount(ipcns.clone());
-    let ino = std::fs::metadata(&ipcns).expect("ipcns").ino();
+    let ns = NsFile::unshare(&sb, "ipc");
+    let (ipcns, ino) = (&ns.0, ns.ino());
     let b = sb.bundle(
         "b",
         &[
