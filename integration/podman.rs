@@ -40,9 +40,11 @@ impl Podman {
             "podman is not installed: this test runs rootful podman: apt-get install podman \
              (scripts/deps.sh test installs it)"
         );
+        // Directly in /tmp, not in the suite's TMPDIR: podman refuses a run root longer than 50
+        // characters.
         let dir = tempfile::Builder::new()
-            .prefix("hardened-podman-")
-            .tempdir()
+            .prefix("hp-")
+            .tempdir_in("/tmp")
             .expect("temp dir");
         // The container's root (an unprivileged host ID) reaches podman's bind sources (its run
         // root) through here.

@@ -39,10 +39,10 @@ pub fn install(policy: Option<&Path>, target: &InstallTarget) -> Result<i32> {
             path: bin_str,
             policy: policy_str,
         };
-        let path = config_path(args.config.as_deref(), DOCKER_CONFIG)?;
-        let old = file::read(&path)?;
-        let new = docker::install(old.as_deref(), &path, &rt)?;
-        if !apply(&path, old.as_deref(), &new, args.dry_run, &args.name)? {
+        let edited = edit(args, DOCKER_CONFIG, |old, path| {
+            Ok((docker::install(old, path, &rt)?, ()))
+        })?;
+        if edited.is_none() {
             return Ok(0);
         }
         println!("  path: {bin_str}");
@@ -66,13 +66,12 @@ pub fn install(policy: Option<&Path>, target: &InstallTarget) -> Result<i32> {
             name: &args.name,
             path: bin_str,
         };
-        let path = config_path(args.config.as_deref(), CONTAINERD_CONFIG)?;
-        let old = file::read(&path)?;
-        let (new, version) =
-            containerd::install(old.as_deref(), &path, &rt, containerd_major_version())?;
-        if !apply(&path, old.as_deref(), &new, args.dry_run, &args.name)? {
+        let edited = edit(args, CONTAINERD_CONFIG, |old, path| {
+            containerd::install(old, path, &rt, containerd_major_version())
+        })?;
+        let Some(version) = edited else {
             return Ok(0);
-        }
+        };
         println!(
             "  [{}] (config version {})",
             version.section(&args.name),
@@ -114,10 +113,10 @@ fn install_podman(policy: Option<&Path>, args: &InstallArgs) -> Result<i32> {
         name: &args.name,
         path: bin_str,
     };
-    let path = config_path(args.config.as_deref(), PODMAN_CONFIG)?;
-    let old = file::read(&path)?;
-    let new = podman::install(old.as_deref(), &path, &rt)?;
-    if !apply(&path, old.as_deref(), &new, args.dry_run, &args.name)? {
+    let edited = edit(args, PODMAN_CONFIG, |old, path| {
+        Ok((podman::install(old, path, &rt)?, ()))
+    })?;
+    if edited.is_none() {
         return Ok(0);
     }
     println!("  [engine.runtimes] {} = [\"{bin_str}\"]", args.name);
@@ -207,6 +206,20 @@ fn backup_note(backup: Option<&Path>) -> String {
         Some(b) => format!(" (previous file saved as {})", b.display()),
         None => String::new(),
     }
+}
+
+/// Render the new text of the config file (`--config`, or `default`) from its old text, and
+/// write it (a dry run shows the diff). Returns what `render` gives besides the text, or None
+/// when nothing was written.
+fn edit<T>(
+    args: &InstallArgs,
+    default: &str,
+    render: impl FnOnce(Option<&str>, &Path) -> Result<(String, T), install::InstallError>,
+) -> Result<Option<T>> {
+    let path = config_path(args.config.as_deref(), default)?;
+    let old = file::read(&path)?;
+    let (new, more) = render(old.as_deref(), &path)?;
+    Ok(apply(&path, old.as_deref(), &new, args.dry_run, &args.name)?.then_some(more))
 }
 
 fn config_path(given: Option<&Path>, default: &str) -> Result<PathBuf> {

@@ -93,11 +93,7 @@ fn render(m: &Map<String, Value>, indent: &str) -> String {
 
 /// The new text of `daemon.json` with the runtime registered. `old` is the file's text (None:
 /// no file). Returns `old` itself, unchanged, when the runtime is already registered so.
-pub fn install(
-    old: Option<&str>,
-    file: &Path,
-    rt: &DockerRuntime<'_>,
-) -> Result<String, InstallError> {
+pub fn install(old: Option<&str>, file: &Path, rt: &DockerRuntime<'_>) -> super::Added {
     let text = old.unwrap_or("");
     let mut m = parse(text, file)?;
     let entry = rt.entry();

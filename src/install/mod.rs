@@ -24,6 +24,9 @@ pub const DEFAULT_NAME: &str = "hardened";
 /// text unchanged when the entry is not there.
 pub type Removed = Result<Option<String>, InstallError>;
 
+/// The new text of a config file with a runtime entry (`old` itself when it is there already).
+pub type Added = Result<String, InstallError>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     /// The file does not parse: nothing is written.

@@ -88,11 +88,7 @@ fn runtimes_table<'e>(
 
 /// The new text of `containers.conf` with the runtime registered (`old`: the file's text, None:
 /// no file). Returns `old` itself, unchanged, when the runtime is already registered so.
-pub fn install(
-    old: Option<&str>,
-    file: &Path,
-    rt: &PodmanRuntime<'_>,
-) -> Result<String, InstallError> {
+pub fn install(old: Option<&str>, file: &Path, rt: &PodmanRuntime<'_>) -> super::Added {
     let text = old.unwrap_or("");
     let mut doc = parse(text, file)?;
     let want: Array = [rt.path].into_iter().collect();
@@ -298,6 +294,11 @@ mod tests {
         assert!(err.to_string().contains("invalid TOML at line 1"), "{err}");
     }
 
+    /// The text `uninstall` leaves of `old`.
+    fn removed(old: &str) -> Option<String> {
+        uninstall(Some(old), file(), "hardened").unwrap()
+    }
+
     #[test]
     fn uninstall_keeps_the_default_runtime_and_what_is_not_ours() {
         let default = "[engine]\nruntime = \"hardened\"\n[engine.runtimes]\nhardened = [\"/x\"]\n";
@@ -305,19 +306,9 @@ mod tests {
         assert!(err.to_string().contains("engine.runtime"), "{err}");
         assert_eq!(uninstall(None, file(), "hardened").unwrap(), None);
         let other = "[engine.runtimes]\ncrun = [\"/usr/bin/crun\"]\n";
-        assert_eq!(
-            uninstall(Some(other), file(), "hardened")
-                .unwrap()
-                .as_deref(),
-            Some(other)
-        );
+        assert_eq!(removed(other).as_deref(), Some(other));
         // Its runtime goes; the section stays with the others.
         let both = "[engine.runtimes]\ncrun = [\"/usr/bin/crun\"]\nhardened = [\"/x\"]\n";
-        assert_eq!(
-            uninstall(Some(both), file(), "hardened")
-                .unwrap()
-                .as_deref(),
-            Some(other)
-        );
+        assert_eq!(removed(both).as_deref(), Some(other));
     }
 }
