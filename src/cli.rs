@@ -17,28 +17,31 @@ pub const DEFAULT_ROOT: &str = "/run/hardened";
 /// runc flags that are accepted and change nothing, with the reason: hidden from the help,
 /// listed in `hardened --help` (after the options) instead.
 pub const IGNORED_FLAGS: &[(&str, &str)] = &[
-    ("--criu", "global; checkpoint and restore are not supported"),
+    (
+        "--criu",
+        "global: checkpoint and restore are not supported.",
+    ),
     (
         "--rootless",
-        "global; whether hardened runs rootless is detected",
+        "global: whether hardened runs rootless is detected.",
     ),
     (
         "--no-new-keyring",
-        "create, run; no container gets a session keyring of its own (libcontainer 0.7 makes \
-         none: as with the flag); the seccomp baseline denies keyctl, add_key and \
-         request_key unless the policy allows an unconfined seccomp profile",
+        "create, run: no container gets a session keyring of its own, with or without it \
+         (libcontainer 0.7 makes none). The seccomp baseline denies keyctl, add_key and \
+         request_key unless the policy allows an unconfined seccomp profile.",
     ),
     (
         "--pidfd-socket",
-        "create, run, exec; no pidfd is sent (a warning is logged)",
+        "create, run, exec: no pidfd is sent; a warning is logged.",
     ),
     (
         "--no-subreaper",
-        "run; `run` waits for the container's process itself",
+        "run: `run` waits for the container's process itself.",
     ),
     (
         "--kernel-memory, --kernel-memory-tcp",
-        "update; kernel memory limits are deprecated in the kernel (a warning is logged)",
+        "update: kernel memory limits are deprecated by the kernel; a warning is logged.",
     ),
 ];
 
@@ -48,10 +51,10 @@ fn after_help() -> String {
     let mut s = String::from(
         "Global options go before the command, as with runc: hardened --root DIR create ID.\n\
          The policy file and its rules: docs/policy.md; per command: man hardened-COMMAND.\n\n\
-         Accepted for runc compatibility and ignored:\n",
+         Accepted for runc compatibility and ignored (hidden above):\n",
     );
     for (flag, why) in IGNORED_FLAGS {
-        s.push_str(&format!("  {flag} ({why})\n"));
+        s.push_str(&format!("  {flag}  {why}\n"));
     }
     s
 }

@@ -21,9 +21,13 @@ pub const SECTION: &str = "8";
 
 /// Print the completion script for `shell` on stdout.
 pub fn completion(shell: clap_complete::Shell) -> Result<()> {
+    // Into memory first: clap_complete panics when a write fails (`| head` closes the pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "hardened", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut Cli::command(), "hardened", &mut out);
-    out.flush().context("write the completion script")
+    out.write_all(&script)
+        .and_then(|()| out.flush())
+        .context("write the completion script")
 }
 
 /// Write one page per visible command into `dir` (created if missing); returns the files
