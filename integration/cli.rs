@@ -1098,3 +1098,226 @@ fn commands_on_stopped_or_unknown_containers_fail() {
         assert!(out.stderr.contains("does not exist"), "{cmd}: {out:?}");
     }
 }
+
+/// `hardened ARGS` with its stderr on a terminal (a pty) and stdout on a pipe: (exit code,
+/// what the terminal got, `\r\n` made `\n`).
+fn on_a_terminal(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let mut child = Command::new(common::hardened_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(pty.slave))
+        .spawn()
+        .expect("spawn hardened");
+    let status = child.wait().expect("wait");
+    // The slave's last descriptor went with the child's Command: reading ends with EIO.
+    let mut master = std::fs::File::from(pty.master);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    (
+        status.code(),
+        String::from_utf8_lossy(&got).replace("\r\n", "\n"),
+    )
+}
+
+#[test]
+fn errors_on_a_terminal_are_plain_and_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "mode = \"enforce\"\n[defaults]\nallow_caps = []\n").unwrap();
+    let validate = |global: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = global.iter().map(|a| a.as_ref()).collect();
+        args.extend(["policy".as_ref(), "validate".as_ref(), bad.as_os_str()]);
+        on_a_terminal(&args)
+    };
+    // A person at a terminal: the TOML error with its caret diagram, line by line.
+    let (code, err) = validate(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.starts_with("hardened: error: invalid policy file "),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.trim_end().ends_with("^^^^^^^^^^")),
+        "{err}"
+    );
+    assert!(err.contains("\n3 | allow_caps = []\n"), "{err}");
+    assert!(!err.contains("level=") && !err.contains("[] | ^"), "{err}");
+    // --log-format given: logrus lines, as for an engine, terminal or not.
+    for (format, starts) in [("text", "time="), ("json", "{")] {
+        let (code, err) = validate(&["--log-format", format]);
+        assert_eq!(code, Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(starts) && err.contains("allow_caps"),
+            "{err}"
+        );
+    }
+    // stderr on a pipe (an engine without --log): logrus lines as before.
+    let out = run(Command::new(common::hardened_bin())
+        .args(["policy", "validate"])
+        .arg(&bad));
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(
+        out.stderr.starts_with("time=") && out.stderr.contains("level=error"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn policy_validate_of_a_missing_file_does_not_point_to_the_policy_option() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.toml");
+    let out = run(Command::new(common::hardened_bin())
+        .args(["policy", "validate"])
+        .arg(&missing)
+        // validate reads FILE only: a broken policy in force does not matter.
+        .env("HARDENED_POLICY", dir.path().join("also-missing.toml")));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("cannot read the policy file"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("missing.toml"), "{out:?}");
+    assert!(!out.stderr.contains("--policy"), "{out:?}");
+}
+
+#[test]
+fn global_options_go_before_the_command_only() {
+    let sb = Sandbox::new();
+    // As the engines send them: before the command.
+    let out = run(Command::new(common::hardened_bin())
+        .arg("--root")
+        .arg(sb.root())
+        .args(["--log-format", "json", "--debug", "list", "-q"]));
+    assert!(out.ok(), "{out:?}");
+    // After the command: a usage error (runc's too) that says where they go.
+    let out = run(Command::new(common::hardened_bin())
+        .args(["list", "--root"])
+        .arg(sb.root()));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--root is a global option: it goes before the command"),
+        "{out:?}"
+    );
+    // A command's help lists its own options; the global ones are in `hardened --help`.
+    let out = run(Command::new(common::hardened_bin()).args(["install", "docker", "--help"]));
+    assert!(out.ok() && out.stdout.contains("--dry-run"), "{out:?}");
+    for global in ["--root", "--log-format", "--systemd-cgroup", "--debug"] {
+        assert!(!out.stdout.contains(global), "{global}: {out:?}");
+    }
+    let out = run(Command::new(common::hardened_bin()).arg("--help"));
+    assert!(
+        out.ok() && out.stdout.contains("Global options:"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("--no-new-keyring"), "{out:?}");
+}
+
+#[test]
+fn a_man_page_for_every_command_renders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(Command::new(common::hardened_bin())
+        .arg("man")
+        .arg(dir.path()));
+    assert!(out.ok(), "{out:?}");
+    let pages: Vec<PathBuf> = out.stdout.lines().map(PathBuf::from).collect();
+    // Every command listed in `hardened --help` and `hardened COMMAND --help` has its page.
+    let mut want = vec!["hardened".to_string()];
+    let commands = |help: &str| -> Vec<String> {
+        help.split("Commands:\n")
+            .nth(1)
+            .map(|rest| {
+                rest.lines()
+                    .take_while(|l| l.starts_with("  "))
+                    .filter_map(|l| l.split_whitespace().next())
+                    .filter(|c| *c != "help")
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let top = run(Command::new(common::hardened_bin()).arg("--help")).stdout;
+    for c in commands(&top) {
+        want.push(format!("hardened-{c}"));
+        let sub = run(Command::new(common::hardened_bin()).args([&c, "--help"])).stdout;
+        for s in commands(&sub) {
+            want.push(format!("hardened-{c}-{s}"));
+        }
+    }
+    assert!(want.len() > 25, "{want:?}");
+    let names: Vec<String> = pages
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for w in &want {
+        assert!(
+            names.contains(&format!("{w}.8")),
+            "no page for {w}: {names:?}"
+        );
+    }
+    assert_eq!(names.len(), want.len(), "{names:?}");
+    for page in &pages {
+        let out = run(Command::new("man")
+            .arg("-l")
+            .arg(page)
+            .env("MANWIDTH", "400")
+            .env("MAN_KEEP_FORMATTING", "")
+            .env("PAGER", "cat"));
+        assert!(out.ok(), "man -l {}: {out:?}", page.display());
+        let name = page.file_stem().unwrap().to_string_lossy().into_owned();
+        for section in ["NAME", "SYNOPSIS", "SEE ALSO"] {
+            assert!(out.stdout.contains(section), "{name}: {out:?}");
+        }
+        assert!(
+            out.stdout.contains(&format!("{name} - ")),
+            "{name}: {out:?}"
+        );
+        // groff finds nothing to warn about.
+        let lint = run(Command::new("groff")
+            .args(["-man", "-ww", "-z", "-Tutf8"])
+            .arg(page));
+        assert!(lint.ok() && lint.stderr.is_empty(), "{name}: {lint:?}");
+    }
+}
+
+#[test]
+fn shell_completions_complete_commands_and_options() {
+    let out = run(Command::new("bash")
+        .arg("-c")
+        .arg(
+            r#"source <("$0" completion bash) || exit 1
+complete -p hardened
+c() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+      _hardened hardened "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"; echo "${COMPREPLY[*]}"; }
+c hardened cr
+c hardened --root /x install d
+c hardened policy v
+c hardened create --con"#,
+        )
+        .arg(common::hardened_bin()));
+    assert!(out.ok(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].contains("-F _hardened hardened"), "{out:?}");
+    assert_eq!(
+        lines[1..],
+        ["create", "docker", "validate", "--console-socket"],
+        "{out:?}"
+    );
+    for (shell, head) in [
+        ("zsh", "#compdef hardened"),
+        ("fish", "complete -c hardened"),
+    ] {
+        let out = run(Command::new(common::hardened_bin()).args(["completion", shell]));
+        assert!(out.ok() && out.stdout.contains(head), "{shell}: {out:?}");
+    }
+}

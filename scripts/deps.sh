@@ -9,7 +9,8 @@ if [ "$want" = test ]; then
   # containernetworking-plugins: the loopback CNI plugin of the CRI test containerd.
   # debootstrap: the root filesystem of the workload suite (scripts/workload-images.sh).
   # podman: integration/podman.rs (rootful, its storage in a temp dir).
-  pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins debootstrap podman)
+  # man-db (man, groff): the generated man pages are rendered in integration/cli.rs.
+  pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins debootstrap podman man-db)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

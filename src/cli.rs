@@ -1,7 +1,12 @@
 //! Command-line definitions: runc's global flags and commands, plus our own.
 //!
 //! Flags follow runc 1.1 (`runc --help`, `runc <cmd> --help`) so that dockerd and containerd's
-//! runc v2 shim can call `hardened` exactly as they call runc.
+//! runc v2 shim can call `hardened` exactly as they call runc. As in runc, the global options
+//! (`--root`, `--log`, `--log-format`, `--debug`, `--systemd-cgroup`, `--policy`) go before the
+//! command: the engines put them there, and a command's help lists only its own options.
+//!
+//! Flags accepted for runc compatibility that change nothing are hidden from the help; the
+//! list is [`IGNORED_FLAGS`] (shown in `hardened --help` and docs/architecture.md).
 
 use std::path::PathBuf;
 
@@ -9,52 +14,167 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub const DEFAULT_ROOT: &str = "/run/hardened";
 
+/// runc flags that are accepted and change nothing, with the reason: hidden from the help,
+/// listed in `hardened --help` (after the options) instead.
+pub const IGNORED_FLAGS: &[(&str, &str)] = &[
+    (
+        "--criu",
+        "global: checkpoint and restore are not supported.",
+    ),
+    (
+        "--rootless",
+        "global: whether hardened runs rootless is detected.",
+    ),
+    (
+        "--no-new-keyring",
+        "create, run: no container gets a session keyring of its own, with or without it \
+         (libcontainer 0.7 makes none). The seccomp baseline denies keyctl, add_key and \
+         request_key unless the policy allows an unconfined seccomp profile.",
+    ),
+    (
+        "--pidfd-socket",
+        "create, run, exec: no pidfd is sent; a warning is logged.",
+    ),
+    (
+        "--no-subreaper",
+        "run: `run` waits for the container's process itself.",
+    ),
+    (
+        "--kernel-memory, --kernel-memory-tcp",
+        "update: kernel memory limits are deprecated by the kernel; a warning is logged.",
+    ),
+];
+
+/// The text after the options in `hardened --help`: where the docs are, and the runc flags
+/// accepted and ignored.
+fn after_help() -> String {
+    let mut s = String::from(
+        "Global options go before the command, as with runc: hardened --root DIR create ID.\n\
+         The policy file and its rules: docs/policy.md; per command: man hardened-COMMAND.\n\n\
+         Accepted for runc compatibility and ignored (hidden above):\n",
+    );
+    for (flag, why) in IGNORED_FLAGS {
+        s.push_str(&format!("  {flag}  {why}\n"));
+    }
+    s
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hardened",
     about = "A runc-compatible OCI runtime that hardens every container by default",
-    disable_version_flag = true
+    disable_version_flag = true,
+    after_help = after_help()
 )]
 pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalOpts,
-
     /// Print the version
     #[arg(short = 'v', long = "version")]
     pub version: bool,
+
+    #[command(flatten)]
+    pub global: GlobalOpts,
 
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// The command line of this process. A global option given after the command (`hardened
+/// create --root DIR ID`) is a usage error, as in runc, with a tip saying where it goes.
+pub fn parse() -> Cli {
+    Cli::try_parse().unwrap_or_else(|e| global_option_tip(e).exit())
+}
+
+impl Command {
+    /// The ignored flags ([`IGNORED_FLAGS`]) given to this command that ask for something not
+    /// done (a pidfd sent, a limit set): the caller is told with a warning. The others (e.g.
+    /// `--no-new-keyring`, `--rootless`) describe what happens anyway.
+    pub fn ignored_requests(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let pidfd = match self {
+            Command::Create(c) => c.opts.pidfd_socket.is_some(),
+            Command::Run(r) => r.opts.pidfd_socket.is_some(),
+            Command::Exec(e) => e.pidfd_socket.is_some(),
+            _ => false,
+        };
+        if pidfd {
+            v.push("--pidfd-socket is not supported: no pidfd is sent");
+        }
+        if let Command::Update(u) = self {
+            if u.kernel_memory.is_some() || u.kernel_memory_tcp.is_some() {
+                v.push("--kernel-memory and --kernel-memory-tcp are ignored (deprecated by the kernel)");
+            }
+        }
+        v
+    }
+}
+
+/// The long names of [`GlobalOpts`]' options, for [`global_option_tip`].
+const GLOBAL_LONG: &[&str] = &[
+    "--root",
+    "--log",
+    "--log-format",
+    "--debug",
+    "--systemd-cgroup",
+    "--policy",
+    "--criu",
+    "--rootless",
+];
+
+/// `e` with a tip when it is an unknown argument that is a global option.
+pub fn global_option_tip(mut e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return e;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return e;
+    };
+    let flag = arg.split('=').next().unwrap_or_default().to_string();
+    if !GLOBAL_LONG.contains(&flag.as_str()) {
+        return e;
+    }
+    // clap's own tip (pass it as a value after `--`) is not what the user meant.
+    let tip = format!(
+        "{flag} is a global option: it goes before the command (hardened {flag} ... COMMAND ...)"
+    );
+    e.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![tip.into()]),
+    );
+    e
+}
+
+/// Options of the runtime as a whole: before the command (runc's order), never after it.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOpts {
     /// Root directory for storage of container state (should be on tmpfs)
-    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
+    #[arg(long, default_value = DEFAULT_ROOT)]
     pub root: PathBuf,
 
     /// Set the log file to write runtime logs to (default: stderr)
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub log: Option<PathBuf>,
 
-    /// Set the log format
-    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Set the log format [default: text; on a terminal without --log or --log-format: plain
+    /// messages]
+    #[arg(long = "log-format", value_enum)]
+    pub log_format: Option<LogFormat>,
 
     /// Enable debug logging
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub debug: bool,
 
     /// Use systemd to manage the container's cgroups
-    #[arg(long = "systemd-cgroup", global = true)]
+    #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
 
     /// Hardening policy file (default: /etc/hardened/policy.toml)
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub policy: Option<PathBuf>,
 
     /// Accepted for runc compatibility; checkpoint/restore is not supported
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     pub criu: Option<String>,
 
     /// Accepted for runc compatibility (true|false|auto); rootless mode is detected
@@ -117,6 +237,25 @@ pub enum Command {
     Checkpoint(Unsupported),
     /// Not supported: restore a container from a checkpoint
     Restore(Unsupported),
+    /// Print a shell completion script (bash: `hardened completion bash >
+    /// /usr/share/bash-completion/completions/hardened`)
+    Completion(Completion),
+    /// Write one man page per command (section 8) into DIR
+    #[command(hide = true)]
+    Man(Man),
+}
+
+#[derive(Args, Debug)]
+pub struct Completion {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct Man {
+    /// The directory to write hardened.8, hardened-create.8, ... into (created if missing)
+    pub dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -186,6 +325,11 @@ pub struct InstallArgs {
     /// Print the change as a diff and write nothing
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// Docker only: the policy file the runtime is registered with (`"runtimeArgs":
+    /// ["--policy", FILE]`, validated first); containerd and podman pass a runtime no
+    /// arguments, so there it is refused (policy files: docs/policy.md)
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -227,8 +371,9 @@ pub struct CreateOpts {
     /// Do not use pivot_root to jail the process inside the rootfs
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Do not create a new session keyring for the container
-    #[arg(long = "no-new-keyring")]
+    /// Accepted for runc compatibility: no session keyring is made for a container (see
+    /// IGNORED_FLAGS)
+    #[arg(long = "no-new-keyring", hide = true)]
     pub no_new_keyring: bool,
     /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N)
     #[arg(long = "preserve-fds", default_value_t = 0)]
@@ -445,4 +590,168 @@ pub struct SpecCmd {
     /// Generate a configuration for a rootless container
     #[arg(long)]
     pub rootless: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use std::path::Path;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("hardened").chain(args.iter().copied()))
+    }
+
+    /// The help of `path` (e.g. ["install", "docker"]) as the user sees it.
+    fn help_of(path: &[&str]) -> String {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut c = &mut cmd;
+        for name in path {
+            c = c.find_subcommand_mut(name).expect("subcommand");
+        }
+        c.render_help().to_string()
+    }
+
+    #[test]
+    fn global_options_before_the_command_as_the_engines_send_them() {
+        // containerd's runc shim (go-runc) and dockerd's runtimeArgs wrapper.
+        let cli = parse(&[
+            "--policy",
+            "/p.toml",
+            "--root",
+            "/run/x",
+            "--log",
+            "/l.json",
+            "--log-format",
+            "json",
+            "--systemd-cgroup",
+            "--debug",
+            "--criu",
+            "criu",
+            "--rootless",
+            "false",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/pid",
+            "--no-new-keyring",
+            "--pidfd-socket",
+            "/s",
+            "c1",
+        ])
+        .expect("parse");
+        let g = &cli.global;
+        assert_eq!(g.root, Path::new("/run/x"));
+        assert_eq!(g.log.as_deref(), Some(Path::new("/l.json")));
+        assert_eq!(g.log_format, Some(LogFormat::Json));
+        assert!(g.systemd_cgroup && g.debug);
+        assert_eq!(g.policy.as_deref(), Some(Path::new("/p.toml")));
+        let Some(Command::Create(c)) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert!(c.opts.no_new_keyring);
+        assert_eq!(
+            cli.command.as_ref().unwrap().ignored_requests(),
+            ["--pidfd-socket is not supported: no pidfd is sent"]
+        );
+        // Without --log-format, the style is chosen later (logging::Style::of).
+        assert_eq!(parse(&["list"]).unwrap().global.log_format, None);
+    }
+
+    #[test]
+    fn a_global_option_after_the_command_is_refused_with_a_tip() {
+        for args in [
+            &["create", "--root", "/x", "c1"][..],
+            &["state", "--log-format=json", "c1"],
+            &["policy", "show", "--policy", "/p.toml"],
+        ] {
+            let e = parse(args).expect_err("accepted");
+            let text = global_option_tip(e).to_string();
+            assert!(
+                text.contains("is a global option: it goes before the command"),
+                "{text}"
+            );
+            assert!(!text.contains("-- --"), "{text}");
+        }
+        // Other unknown arguments keep clap's message alone.
+        let text = global_option_tip(parse(&["create", "--bogus", "c1"]).unwrap_err()).to_string();
+        assert!(!text.contains("global option"), "{text}");
+    }
+
+    #[test]
+    fn install_takes_its_own_policy_option() {
+        let cli = parse(&[
+            "install", "docker", "--config", "/d.json", "--policy", "/p.toml",
+        ])
+        .expect("parse");
+        let Some(Command::Install(InstallTarget::Docker(a))) = &cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(a.policy.as_deref(), Some(Path::new("/p.toml")));
+    }
+
+    #[test]
+    fn a_command_help_lists_its_own_options_only() {
+        for path in [
+            &["install", "docker"][..],
+            &["create"],
+            &["policy", "validate"],
+        ] {
+            let help = help_of(path);
+            for global in [
+                "--root",
+                "--log",
+                "--systemd-cgroup",
+                "--debug",
+                "Global options",
+            ] {
+                assert!(!help.contains(global), "{path:?} lists {global}:\n{help}");
+            }
+        }
+        let top = help_of(&[]);
+        assert!(top.contains("Global options:"), "{top}");
+        for flag in ["--root", "--log-format", "--systemd-cgroup", "--policy"] {
+            assert!(top.contains(flag), "{top}");
+        }
+        // The ignored flags are hidden from the options and listed once, after them.
+        for (flag, _) in IGNORED_FLAGS {
+            assert_eq!(top.matches(flag).count(), 1, "{flag}:\n{top}");
+        }
+        let create = help_of(&["create"]);
+        assert!(!create.contains("--no-new-keyring") && !create.contains("--pidfd-socket"));
+        assert!(top.contains("docs/policy.md"), "{top}");
+    }
+
+    #[test]
+    fn every_ignored_flag_is_hidden_where_it_is_accepted() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut seen = Vec::new();
+        fn walk(c: &clap::Command, seen: &mut Vec<String>) {
+            for a in c.get_arguments() {
+                if let Some(long) = a.get_long() {
+                    let flag = format!("--{long}");
+                    if IGNORED_FLAGS
+                        .iter()
+                        .any(|(f, _)| f.split(", ").any(|f| f == flag))
+                    {
+                        assert!(a.is_hide_set(), "{flag} of {} is shown", c.get_name());
+                        seen.push(flag);
+                    }
+                }
+            }
+            // `spec --rootless` is spec's own option: it writes a rootless config.
+            for s in c.get_subcommands().filter(|s| s.get_name() != "spec") {
+                walk(s, seen);
+            }
+        }
+        walk(&cmd, &mut seen);
+        for (flags, _) in IGNORED_FLAGS {
+            for f in flags.split(", ") {
+                assert!(seen.iter().any(|s| s == f), "{f} is accepted nowhere");
+            }
+        }
+    }
 }

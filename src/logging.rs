@@ -11,6 +11,11 @@
 //! error a container's process (a fork of this one) reports is also kept in a page shared with
 //! this process ([`child_detail`]): the summary names the cause (`failed to mount /mnt (type
 //! bogusfs): ENODEV`), which libcontainer's own error would lose.
+//!
+//! A person at a terminal gets plain messages instead ([`Style::Plain`]: `hardened: error:
+//! ...`, several lines when the message has them, e.g. a TOML error's caret diagram): when
+//! stderr is a terminal and neither `--log` nor `--log-format` was given. Engines always give
+//! one of them or read stderr through a pipe, so they get logrus lines as before.
 
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
@@ -27,14 +32,35 @@ use tracing_subscriber::{Layer, Registry};
 use crate::cli::LogFormat;
 use crate::oneline::{LINE_MAX, VALUE_MAX};
 
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// runc's logrus lines, text or JSON: one line each, clipped to [`LINE_MAX`].
+    Logrus(LogFormat),
+    /// `hardened: LEVEL: message` for a person, the message whole (several lines if it has them).
+    Plain,
+}
+
+impl Style {
+    /// The style for the `--log` and `--log-format` options: plain when neither is given and
+    /// stderr is a terminal.
+    pub fn of(log: Option<&Path>, format: Option<LogFormat>) -> Style {
+        use std::io::IsTerminal;
+        match (log, format) {
+            (None, None) if std::io::stderr().is_terminal() => Style::Plain,
+            (_, format) => Style::Logrus(format.unwrap_or(LogFormat::Text)),
+        }
+    }
+}
+
 /// Where log lines go and how they look.
 pub struct RuncLogLayer {
     out: Mutex<Box<dyn Write + Send>>,
-    format: LogFormat,
+    style: Style,
 }
 
 /// Install the global logger. `log` is the `--log` file (stderr when absent).
-pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> std::io::Result<()> {
+pub fn init(log: Option<&Path>, style: Style, debug: bool) -> std::io::Result<()> {
     let out: Box<dyn Write + Send> = match log {
         Some(path) => Box::new(
             OpenOptions::new()
@@ -54,7 +80,7 @@ pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> std::io::Resu
     };
     let layer = RuncLogLayer {
         out: Mutex::new(out),
-        format,
+        style,
     }
     // libcgroups warns about every v1 controller the host lacks, on every call: noise.
     .with_filter(
@@ -141,6 +167,15 @@ pub fn format_line(
     }
 }
 
+/// A message for a person: `hardened: LEVEL: msg key=value ...`, the message as it is.
+pub fn plain_line(level: &str, msg: &str, extra: &[(&str, String)]) -> String {
+    let mut line = format!("hardened: {level}: {msg}");
+    for (k, v) in extra {
+        let _ = write!(line, " {k}={v}");
+    }
+    line
+}
+
 pub fn now_rfc3339() -> String {
     chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
@@ -168,13 +203,16 @@ impl<S: Subscriber> Layer<S> for RuncLogLayer {
                 .map(|(_, v)| v.as_str());
             detail::record(&msg, err);
         }
-        let mut line = format_line(
-            self.format,
-            level,
-            &crate::oneline::line(&msg, LINE_MAX),
-            &extra,
-            &now_rfc3339(),
-        );
+        let mut line = match self.style {
+            Style::Logrus(format) => format_line(
+                format,
+                level,
+                &crate::oneline::line(&msg, LINE_MAX),
+                &extra,
+                &now_rfc3339(),
+            ),
+            Style::Plain => plain_line(level, &msg, &extra),
+        };
         line.push('\n');
         if let Ok(mut out) = self.out.lock() {
             // One write per line: the file is opened O_APPEND, so lines from forked
@@ -471,13 +509,28 @@ pub fn child_detail() -> Option<String> {
 /// reported appended when the error does not say it, no `Debug` output, at most
 /// [`LINE_MAX`] bytes.
 pub fn final_error(e: &anyhow::Error) -> String {
+    crate::oneline::line(&error_text(e), LINE_MAX)
+}
+
+/// The message for a command's error `e` in the `style` of the log: [`final_error`]'s one line
+/// for logrus lines, the whole text (its own lines kept) for a person.
+pub fn error_message(e: &anyhow::Error, style: Style) -> String {
+    match style {
+        Style::Logrus(_) => final_error(e),
+        Style::Plain => error_text(e),
+    }
+}
+
+/// `e` without `Debug` output, with the cause a container's process reported appended when
+/// the error does not say it.
+fn error_text(e: &anyhow::Error) -> String {
     let mut msg = readable(&format!("{e:#}"));
     if let Some(d) = child_detail() {
         if !msg.contains(&d) {
             msg = format!("{msg}: {d}");
         }
     }
-    crate::oneline::line(&msg, LINE_MAX)
+    msg
 }
 
 #[cfg(test)]
@@ -552,6 +605,29 @@ mod tests {
         assert_eq!(
             readable("create container x: failed to create container: exec process failed with error error in executing process : failed to prepare rootfs"),
             "create container x: failed to prepare rootfs"
+        );
+    }
+
+    #[test]
+    fn plain_line_keeps_the_message_whole() {
+        let msg = "invalid policy file /p.toml: TOML parse error at line 3, column 1\n  |\n3 | x = 1\n  | ^";
+        let line = plain_line("error", msg, &[("id", "c1".into())]);
+        assert_eq!(line, format!("hardened: error: {msg} id=c1"));
+        assert!(line.contains("\n  | ^"), "{line}");
+    }
+
+    #[test]
+    fn a_log_file_or_a_format_keeps_logrus_lines() {
+        // Whatever stderr is, --log or --log-format means logrus lines, as runc writes them.
+        let f = Some(Path::new("/x.log"));
+        assert_eq!(Style::of(f, None), Style::Logrus(LogFormat::Text));
+        assert_eq!(
+            Style::of(None, Some(LogFormat::Json)),
+            Style::Logrus(LogFormat::Json)
+        );
+        assert_eq!(
+            Style::of(f, Some(LogFormat::Text)),
+            Style::Logrus(LogFormat::Text)
         );
     }
 

@@ -5,8 +5,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use hardened::cli::{Cli, Command};
+use hardened::cli::{Cli, Command, InstallTarget, PolicyCmd};
 use hardened::commands::{self as cmd, Ctx};
 use hardened::policy::Policy;
 
@@ -16,20 +15,21 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).as_deref() == Some(hardened::gaps::hooks::SHIM_ARG.as_ref()) {
         hardened::gaps::hooks::shim(std::env::args_os().collect());
     }
-    let cli = Cli::parse();
+    let cli = hardened::cli::parse();
     if cli.version {
         print!("{}", cmd::version::text());
         return ExitCode::SUCCESS;
     }
     let g = &cli.global;
-    if let Err(e) = hardened::logging::init(g.log.as_deref(), g.log_format, g.debug) {
+    let style = hardened::logging::Style::of(g.log.as_deref(), g.log_format);
+    if let Err(e) = hardened::logging::init(g.log.as_deref(), style, g.debug) {
         eprintln!("hardened: {e}");
         return ExitCode::FAILURE;
     }
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            let msg = hardened::logging::final_error(&e);
+            let msg = hardened::logging::error_message(&e, style);
             tracing::error!("{msg}");
             if g.log.is_some() {
                 eprintln!("hardened: {msg}");
@@ -56,14 +56,19 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         let root = Ctx::new(&g.root, g.systemd_cgroup, Policy::default())?.root;
         hardened::sealed::ensure_sealed(&root)?;
     }
-    // Only the commands that evaluate specs read the policy file.
+    // After the re-execution, so that it is logged once.
+    for warning in command.ignored_requests() {
+        tracing::warn!("{warning}");
+    }
+    // Only the commands that evaluate specs read the policy file (`policy validate FILE`
+    // reads FILE only).
     let needs_policy = matches!(
         command,
         Command::Create(_)
             | Command::Run(_)
             | Command::Exec(_)
             | Command::Check(_)
-            | Command::Policy(_)
+            | Command::Policy(PolicyCmd::Show)
     );
     let policy = if needs_policy {
         hardened::policy::load(g.policy.as_deref())?
@@ -89,9 +94,22 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Features => cmd::features::features().map(|_| 0),
         Command::Check(a) => cmd::check::check(&policy, &g.root, g.systemd_cgroup, a),
         Command::Policy(p) => cmd::policy::policy(&policy, p),
-        Command::Install(t) => cmd::install::install(g.policy.as_deref(), t),
+        Command::Install(t) => {
+            // `install docker --policy FILE`, or the global `--policy FILE` before the command.
+            let (InstallTarget::Docker(a)
+            | InstallTarget::Containerd(a)
+            | InstallTarget::Podman(a)) = t;
+            cmd::install::install(a.policy.as_deref().or(g.policy.as_deref()), t)
+        }
         Command::Uninstall(t) => cmd::install::uninstall(t),
         Command::Checkpoint(_) => cmd::unsupported::unsupported("checkpoint").map(|_| 0),
         Command::Restore(_) => cmd::unsupported::unsupported("restore").map(|_| 0),
+        Command::Completion(a) => cmd::manual::completion(a.shell).map(|_| 0),
+        Command::Man(a) => {
+            for page in cmd::manual::man(&a.dir)? {
+                println!("{}", page.display());
+            }
+            Ok(0)
+        }
     }
 }

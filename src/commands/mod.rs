@@ -21,6 +21,7 @@ pub mod features;
 pub mod install;
 pub mod kill;
 pub mod list;
+pub mod manual;
 pub mod pause;
 pub mod policy;
 pub mod ps;

@@ -16,7 +16,7 @@ pub fn policy(effective: &Policy, cmd: &PolicyCmd) -> Result<i32> {
             Ok(0)
         }
         PolicyCmd::Validate { file } => {
-            let p = policy::load_file(file)?;
+            let p = policy::load_argument(file)?;
             println!(
                 "{}: valid ({} mode, {} profile(s){})",
                 file.display(),

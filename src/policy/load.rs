@@ -16,10 +16,14 @@ pub const DEFAULT_POLICY_PATH: &str = "/etc/hardened/policy.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     // The I/O error is in the message, not a `source`: error chains (`{:#}`) would print it twice.
-    #[error("cannot read the policy file {path}: {error} (name another with --policy or $HARDENED_POLICY)")]
+    #[error("cannot read the policy file {path}: {error}{}", read_hint(.chosen))]
     Read {
         path: PathBuf,
         error: std::io::Error,
+        /// The file is the policy in force (`--policy`, `$HARDENED_POLICY` or the default),
+        /// not a file named as an argument (`policy validate FILE`): the message says how to
+        /// name another.
+        chosen: bool,
     },
     #[error("invalid policy file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -42,6 +46,14 @@ struct File<T> {
     defaults: T,
     #[serde(default)]
     profiles: BTreeMap<String, T>,
+}
+
+fn read_hint(chosen: &bool) -> &'static str {
+    if *chosen {
+        " (name another with --policy or $HARDENED_POLICY)"
+    } else {
+        ""
+    }
 }
 
 fn invalid(path: &Path, message: impl Into<String>) -> LoadError {
@@ -218,11 +230,21 @@ fn is_tmpfs_size(s: &str) -> bool {
         && suffix.len() <= 1
 }
 
-/// Load the file at `path`.
+/// Load the file at `path`, named with `--policy` (an error says how to name another).
 pub fn load_file(path: &Path) -> Result<Policy, LoadError> {
+    read(path, true)
+}
+
+/// Load the file at `path`, given as a command's argument (`policy validate FILE`).
+pub fn load_argument(path: &Path) -> Result<Policy, LoadError> {
+    read(path, false)
+}
+
+fn read(path: &Path, chosen: bool) -> Result<Policy, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
         path: path.to_path_buf(),
         error,
+        chosen,
     })?;
     parse(&text, path)
 }
@@ -247,6 +269,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Policy, LoadError> {
                 Err(error) => Err(LoadError::Read {
                     path: p.to_path_buf(),
                     error,
+                    chosen: true,
                 }),
             }
         }

@@ -14,7 +14,7 @@ use oci_spec::runtime::{Process, Spec};
 use serde::{Deserialize, Serialize};
 
 pub use crate::facts::{Facts, HostFacts};
-pub use load::{load, load_file, LoadError, DEFAULT_POLICY_PATH};
+pub use load::{load, load_argument, load_file, LoadError, DEFAULT_POLICY_PATH};
 pub use rules::RuleId;
 
 /// The annotation that selects a profile of the operator's policy.

@@ -580,6 +580,11 @@ fn an_unreadable_policy_file_names_the_os_error_once_and_the_fix() {
     let text = format!("{err:#}");
     assert_eq!(text.matches("os error 2").count(), 1, "{text}");
     assert!(text.contains("--policy"), "{text}");
+    // A file given as an argument (policy validate FILE) is not chosen with --policy.
+    let err = load::load_argument(&missing).expect_err("missing file");
+    let text = err.to_string();
+    assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+    assert!(!text.contains("--policy"), "{text}");
 }
 
 #[test]
