@@ -630,3 +630,35 @@ fn writable_root_under_the_user_namespace() {
     assert_ne!(out.code, Some(0), "{out:?}");
     assert!(out.stderr.contains("Read-only file system"), "{out:?}");
 }
+
+/// `docker cp` into and out of a running container under the defaults (read-only root, the
+/// policy's user namespace, an idmapped overlay of Docker's layer). Docker writes through its own
+/// `merged` overlay of the container's layer: the idmapped overlay must not take Docker's work
+/// directory from it (the kernel empties a work directory it mounts, and Docker's copy failed
+/// `open /etc/f.txt: no such file or directory`).
+#[test]
+fn docker_cp_into_a_running_container() {
+    let name = unique("hd-cp");
+    let _guard = DockerContainer(name.clone());
+    let out = run(docker()
+        .args(["run", "-d", "--runtime=hardened", "--network", "none"])
+        .args(["--name", &name, &image(), "sleep", "300"]));
+    assert!(out.ok(), "docker run: {out:?}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, "copied in\n").expect("write the file to copy");
+    for dest in ["/etc/f.txt", "/f2.txt"] {
+        let out = run(docker().arg("cp").arg(&file).arg(format!("{name}:{dest}")));
+        assert!(out.ok(), "docker cp into {dest}: {out:?}");
+    }
+    let back = dir.path().join("passwd");
+    let out = run(docker()
+        .arg("cp")
+        .arg(format!("{name}:/etc/passwd"))
+        .arg(&back));
+    assert!(out.ok(), "docker cp out: {out:?}");
+    assert!(std::fs::read_to_string(&back).is_ok_and(|t| t.starts_with("root:")));
+    // The container keeps its read-only root.
+    let out = run(docker().args(["exec", &name, "sh", "-c", "echo x > /etc/y"]));
+    assert!(!out.ok(), "the root stays read-only: {out:?}");
+}

@@ -527,9 +527,10 @@ fn create_mount_points(spec: &Spec, rootfs: &Path) -> Result<()> {
 }
 
 /// A new (detached) overlay made of idmapped clones of the layers of `ov`: each lower
-/// directory, and the layer directory that holds the upper and work directories. A `volatile`
-/// overlay (podman's `--rm` containers) gets a work directory of its own in that layer
-/// directory ([`VOLATILE_WORK`], made fresh), and is mounted `volatile` as the original is.
+/// directory, and the layer directory that holds the upper and work directories. It gets a work
+/// directory of its own in that layer directory ([`VOLATILE_WORK`], made fresh): the engine's
+/// overlay of the same layer keeps using the engine's. A `volatile` overlay (podman's `--rm`
+/// containers) is mounted `volatile` as the original is.
 ///
 /// `creator`: for a writable root, the host ID of the container's root, who makes the overlay
 /// (its upper layer is then writable) in a work directory of its own; otherwise the overlay is
@@ -558,19 +559,16 @@ fn idmapped_overlay(
                 .join(":"),
         ),
     )];
-    if let (Some(upper), Some(work)) = (&ov.upper, &ov.work) {
+    if let (Some(upper), Some(engine_work)) = (&ov.upper, &ov.work) {
         // The layer directory that holds both.
         let layer = upper
             .parent()
-            .filter(|p| work.parent() == Some(*p))
+            .filter(|p| engine_work.parent() == Some(*p))
             .context("the overlay's upper and work directories are not in one layer directory")?;
-        // Not the engine's own work directory when the overlay is writable: the kernel empties
-        // a work directory it mounts, and the engine's overlay of the same layer still uses it.
-        let work = if ov.volatile || creator.is_some() {
-            fresh_work_dir(layer)?
-        } else {
-            work.clone()
-        };
+        // Never the engine's own work directory: the kernel empties a work directory it mounts
+        // (`work/work`), and the engine's overlay of the same layer still uses it: Docker's
+        // writes through its `merged` directory (`docker cp` into a running container) failed.
+        let work = fresh_work_dir(layer)?;
         let m = idmapped_clone(layer, userns, false)?;
         let p = scratch.point(true)?;
         attach(&m, &p)?;
@@ -585,8 +583,8 @@ fn idmapped_overlay(
     new_overlay(&fs_opts, creator)
 }
 
-/// The work directory of the idmapped overlay of a `volatile` layer, in the layer directory
-/// (a work directory must be on the upper directory's mount). The engine removes the layer
+/// The work directory of the idmapped overlay, in the layer directory (a work directory must be
+/// on the upper directory's mount), never the engine's own. The engine removes the layer
 /// directory with the container.
 pub const VOLATILE_WORK: &str = "hardened-work";
 
