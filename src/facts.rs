@@ -33,12 +33,7 @@ impl Facts {
     /// The facts of `spec` on this host; `userns` is filled in by the pipeline once it has
     /// planned the container's user namespace.
     pub fn gather(spec: &Spec) -> Self {
-        let host = HostFacts::gather(spec);
-        Facts {
-            spec: SpecFacts::of(spec, &host),
-            host,
-            userns: UsernsFacts::default(),
-        }
+        Facts::with_host(spec, HostFacts::gather(spec))
     }
 
     /// The facts of `spec` with the given host facts (no I/O: tests, and `exec`, which needs none).
@@ -166,10 +161,15 @@ fn canonical_sources(spec: &Spec) -> BTreeMap<PathBuf, PathBuf> {
 
 pub fn is_privileged(spec: &Spec) -> bool {
     let requested = capabilities::requested(spec.process().as_ref());
+    every_classic(&requested)
+        || (requested.contains(&Capability::SysAdmin) && allows_every_device(spec))
+}
+
+/// Whether `requested` holds every classic capability (what engines grant as "all").
+fn every_classic(requested: &std::collections::HashSet<Capability>) -> bool {
     capabilities::classic()
         .iter()
         .all(|c| requested.contains(c))
-        || (requested.contains(&Capability::SysAdmin) && allows_every_device(spec))
 }
 
 fn allows_every_device(spec: &Spec) -> bool {
@@ -249,8 +249,7 @@ fn made_by_docker(spec: &Spec) -> bool {
 
 /// Whether a process asks for every classic capability (`docker exec --privileged`).
 pub fn asks_every_capability(process: &oci_spec::runtime::Process) -> bool {
-    let all = capabilities::requested(Some(process));
-    capabilities::classic().iter().all(|c| all.contains(c))
+    every_classic(&capabilities::requested(Some(process)))
 }
 
 /// Lexical normalisation (`.` and `..` removed).

@@ -722,10 +722,10 @@ pub(crate) fn create_mount_point(rootfs: &Path, dest: &Path, file: bool) -> Resu
     Ok(())
 }
 
-/// A new overlay with these options (`None`: a flag such as `volatile`).
-/// A new detached overlay with `opts`. Overlayfs writes its upper layer with the credentials of
-/// whoever created it. Through an idmapped upper layer the host's root has no ID (`EOVERFLOW`
-/// on its work directory: the kernel mounts the overlay read-only), the container's root does:
+/// A new detached overlay with `opts` (`None`: a flag such as `volatile`). Overlayfs writes its
+/// upper layer with the credentials of whoever created it. Through an idmapped upper layer the
+/// host's root has no ID (`EOVERFLOW` on its work directory: the kernel mounts the overlay
+/// read-only), the container's root does:
 /// with `creator`, the overlay is created on a thread of its own whose filesystem IDs are that
 /// host ID, its capabilities kept (copy-up sets the original owners, modes and times).
 fn new_overlay(opts: &[(&str, Option<String>)], creator: Option<u32>) -> Result<OwnedFd> {
