@@ -28,8 +28,9 @@ FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
 
 CARGO ?= cargo
 INSTALL ?= install
-BIN := target/release/hardened
-GEN := target/generated
+# The binary to install and to generate from, and where the generated files go.
+BIN ?= target/release/hardened
+GEN ?= target/generated
 
 .PHONY: all build generated install uninstall
 

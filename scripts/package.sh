@@ -3,6 +3,9 @@
 #
 #   scripts/package.sh                build, generate, package, then lintian
 #   scripts/package.sh --no-lintian   the same without lintian
+#   scripts/package.sh --no-build     package target/release/hardened as it is (the package
+#                                     test: cargo test has just built it)
+#   scripts/package.sh --output DIR   write the .deb into DIR instead of target/debian/
 #
 # Steps: `cargo build --release`; `make generated` (the man pages and the bash, zsh and fish
 # completions, written by the binary just built: they document exactly what ships); a Debian
@@ -21,7 +24,17 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 cargo_deb_version=3.8.0
 run_lintian=true
-[ "${1:-}" = --no-lintian ] && run_lintian=false
+build=true
+out=target/debian
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-lintian) run_lintian=false ;;
+    --no-build) build=false ;;
+    --output) out=${2:?--output needs a directory}; shift ;;
+    *) echo "package.sh: unknown argument $1 (--no-lintian, --no-build, --output DIR)" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 have=$(cargo deb --version 2>/dev/null || true)
 if [ "${have##* }" != "$cargo_deb_version" ]; then
@@ -35,7 +48,12 @@ for tool in dpkg-shlibdeps make; do
   }
 done
 
-cargo build --release >&2
+if $build; then
+  cargo build --release >&2
+elif [ ! -x target/release/hardened ]; then
+  echo "package.sh: --no-build, but target/release/hardened is missing: cargo build --release" >&2
+  exit 1
+fi
 make --no-print-directory generated >&2
 
 # The package's version is Cargo.toml's (cargo-deb adds the Debian revision -1).
@@ -52,9 +70,10 @@ printf '%s\n' \
   "" \
   " -- $maintainer  $date" > target/generated/changelog.Debian
 
-rm -f target/debian/hardened_*.deb
-cargo deb --no-build --no-strip >&2
-deb=$(ls target/debian/hardened_"$version"-1_*.deb)
+mkdir -p "$out"
+rm -f "$out"/hardened_*.deb
+cargo deb --no-build --no-strip --output "$out" >&2
+deb=$(ls "$out"/hardened_"$version"-1_*.deb)
 
 if $run_lintian; then
   command -v lintian >/dev/null || {
