@@ -423,7 +423,7 @@ fn deb_installs_works_and_purges_in_a_clean_debian_12_root() {
     must(&root, &["dpkg", "-P", "hardened"]);
     for path in listed.iter().map(|p| p.trim_start_matches('/')) {
         let p = root.join(path);
-        let shared = p.is_dir() && std::fs::read_dir(&p).map_or(false, |mut d| d.next().is_some());
+        let shared = p.is_dir() && std::fs::read_dir(&p).is_ok_and(|mut d| d.next().is_some());
         assert!(!p.exists() || shared, "left after purge: /{path}");
     }
     for gone in ["etc/hardened", "var/log/hardened", "usr/share/doc/hardened"] {
