@@ -16,12 +16,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${1:-/var/cache/hardened-package-test}
 mirror=${PACKAGE_TEST_MIRROR:-http://deb.debian.org/debian}
 
-if [ "$(id -u)" != 0 ]; then
-  echo "test-root.sh: building a root filesystem needs root" >&2
-  exit 1
-fi
-command -v debootstrap >/dev/null || {
-  echo "test-root.sh: debootstrap not found: apt-get install debootstrap (scripts/deps.sh test)" >&2
+[ "$(id -u)" = 0 ] && command -v debootstrap >/dev/null || {
+  echo "test-root.sh: building a root filesystem needs root and debootstrap (apt-get install" \
+    "debootstrap, or scripts/deps.sh test)" >&2
   exit 1
 }
 
