@@ -247,3 +247,49 @@ fn a_bad_policy_makes_doctor_fail() {
         );
     }
 }
+
+/// A store on a filesystem that cannot be idmapped (an overlay mount itself) fails, with the
+/// fix; with `user_namespace = false` it is only a warning. The overlay is mounted in a private
+/// mount namespace (`unshare -m`) over a tmpfs on /var/lib: the host never sees it.
+#[test]
+fn a_store_that_cannot_be_idmapped_fails() {
+    let sb = Sandbox::new();
+    let no_userns = sb.dir.path().join("no-userns.toml");
+    std::fs::write(
+        &no_userns,
+        format!(
+            "audit_log = {:?}\n[defaults]\nuser_namespace = false\n",
+            sb.audit_log().display().to_string()
+        ),
+    )
+    .expect("write");
+    for (policy, status) in [(sb.policy("enforce"), "fail"), (no_userns, "warn")] {
+        let script = "mount --make-rprivate / && mount -t tmpfs tmpfs /var/lib && \
+             mkdir /var/lib/l /var/lib/u /var/lib/w /var/lib/containers && \
+             mount -t overlay overlay -o lowerdir=/var/lib/l,upperdir=/var/lib/u,workdir=/var/lib/w /var/lib/containers && \
+             exec \"$0\" --root \"$1\" --policy \"$2\" doctor --format json";
+        let out = run(Command::new("unshare")
+            .args(["-m", "sh", "-c", script])
+            .arg(common::hardened_bin())
+            .arg(sb.root())
+            .arg(&policy));
+        let checks = checks(&out);
+        let c = find(&checks, "idmap-podman");
+        assert_eq!(c["status"], status, "{c}");
+        let d = c["detail"].as_str().unwrap();
+        assert!(
+            d.starts_with("/var/lib/containers (overlay): an idmapped mount failed"),
+            "{c}"
+        );
+        assert!(
+            c["fix"]
+                .as_str()
+                .unwrap()
+                .contains("user_namespace = false"),
+            "{c}"
+        );
+        if status == "fail" {
+            assert_eq!(out.code, Some(1), "{out:?}");
+        }
+    }
+}
