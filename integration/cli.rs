@@ -1321,3 +1321,168 @@ c hardened create --con"#,
         assert!(out.ok() && out.stdout.contains(head), "{shell}: {out:?}");
     }
 }
+
+/// The runc flags that are accepted and ignored are hidden: no shell offers them. (`--rootless`
+/// is also `spec`'s own option, which writes a rootless config: that one stays.)
+#[test]
+fn completions_offer_no_hidden_flag() {
+    let hidden = [
+        "--no-new-keyring",
+        "--criu",
+        "--pidfd-socket",
+        "--no-subreaper",
+        "--kernel-memory",
+    ];
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(Command::new(common::hardened_bin()).args(["completion", shell]));
+        assert!(out.ok(), "{shell}: {out:?}");
+        for flag in hidden {
+            assert!(!out.stdout.contains(flag), "{shell} completes {flag}");
+        }
+        // The hidden `man` command is not offered either; visible options are.
+        assert!(out.stdout.contains("console-socket"), "{shell}");
+        assert!(out.stdout.contains("doctor"), "{shell}");
+    }
+    let bash = run(Command::new(common::hardened_bin()).args(["completion", "bash"]));
+    let rootless: Vec<&str> = bash
+        .stdout
+        .lines()
+        .filter(|l| l.contains("--rootless"))
+        .collect();
+    assert_eq!(rootless.len(), 1, "{rootless:?}");
+    assert!(rootless[0].contains("--bundle"), "{rootless:?}");
+}
+
+/// `policy rules`: a table on a terminal, JSON with stable fields, and the markdown that is
+/// docs/policy.md's rule table.
+#[test]
+fn policy_rules_in_three_formats() {
+    let rules = |format: &str| {
+        let out =
+            run(Command::new(common::hardened_bin()).args(["policy", "rules", "--format", format]));
+        assert!(out.ok(), "{format}: {out:?}");
+        out.stdout
+    };
+    let json: Value = serde_json::from_str(&rules("json")).expect("json");
+    let list = json.as_array().expect("array");
+    let ids: Vec<&str> = list.iter().filter_map(|r| r["id"].as_str()).collect();
+    for id in [
+        "cgroup-path",
+        "capabilities",
+        "seccomp",
+        "secrets-env",
+        "profile",
+    ] {
+        assert!(ids.contains(&id), "{id} missing: {ids:?}");
+    }
+    for r in list {
+        let obj = r.as_object().expect("object");
+        let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "enforced",
+                "id",
+                "inEveryMode",
+                "keys",
+                "levels",
+                "refused",
+                "title"
+            ]
+        );
+        assert!(!r["title"].as_str().unwrap_or("").is_empty(), "{r}");
+    }
+    let capabilities = list.iter().find(|r| r["id"] == "capabilities").unwrap();
+    assert_eq!(
+        capabilities["keys"],
+        serde_json::json!(["allow_capabilities"])
+    );
+    assert_eq!(
+        capabilities["levels"],
+        serde_json::json!(["change", "refusal"])
+    );
+    let table = rules("table");
+    for id in &ids {
+        assert!(
+            table.lines().any(|l| l.starts_with(&format!("{id} "))),
+            "{id}:\n{table}"
+        );
+    }
+    let doc = std::fs::read_to_string(common::repo_root().join("docs/policy.md")).expect("doc");
+    assert!(
+        doc.contains(&rules("markdown")),
+        "docs/policy.md's rule table differs from `hardened policy rules --format markdown`"
+    );
+    // The help of policy and check points to the docs.
+    for cmd in [&["policy", "--help"][..], &["check", "--help"]] {
+        let out = run(Command::new(common::hardened_bin()).args(cmd));
+        assert!(out.stdout.contains("docs/policy.md"), "{cmd:?}: {out:?}");
+    }
+}
+
+/// The policy's `version`: 1 is this binary's, none means the newest, another is refused by
+/// validate, check and create alike, with the versions known and the fix.
+#[test]
+fn policy_version_is_reported_and_an_unknown_one_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = dir.path().join("audit.log");
+    let write = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!("{body}audit_log = {:?}\n", audit.display().to_string()),
+        )
+        .expect("write");
+        p
+    };
+    let v1 = write("v1.toml", "version = 1\n");
+    let none = write("none.toml", "");
+    let v2 = write("v2.toml", "version = 2\n");
+    for p in [&v1, &none] {
+        let out = run(Command::new(common::hardened_bin())
+            .args(["policy", "validate"])
+            .arg(p));
+        assert!(out.ok() && out.stdout.contains("version 1"), "{out:?}");
+    }
+    let out = run(Command::new(common::hardened_bin())
+        .args(["policy", "validate"])
+        .arg(&v2));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    for part in [
+        "version = 2",
+        "knows policy version(s) 1",
+        "set `version = 1`",
+        "v2.toml",
+    ] {
+        assert!(out.stderr.contains(part), "{part}: {out:?}");
+    }
+    // check: the version in its report; refused with the unknown one.
+    let bundle = dir.path().join("bundle");
+    std::fs::create_dir(&bundle).expect("bundle");
+    let spec = run(Command::new(common::hardened_bin())
+        .args(["spec", "--bundle"])
+        .arg(&bundle));
+    assert!(spec.ok(), "{spec:?}");
+    let check = |policy: &Path, json: bool| {
+        let mut c = Command::new(common::hardened_bin());
+        c.arg("--policy").arg(policy).arg("check").arg(&bundle);
+        if json {
+            c.arg("--json");
+        }
+        run(&mut c)
+    };
+    let out = check(&v1, false);
+    assert!(out.stdout.contains("(version 1)"), "{out:?}");
+    let out = check(&v1, true);
+    let doc: Value = serde_json::from_str(&out.stdout).expect("check --json");
+    assert_eq!(doc["policyVersion"], 1, "{out:?}");
+    let out = check(&v2, false);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("knows policy version(s) 1"), "{out:?}");
+    let out = run(Command::new(common::hardened_bin())
+        .arg("--policy")
+        .arg(&v1)
+        .args(["policy", "show"]));
+    assert!(out.stdout.contains("version = 1"), "{out:?}");
+}

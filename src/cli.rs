@@ -220,11 +220,22 @@ pub enum Command {
     Spec(SpecCmd),
     /// Show the enabled features of the runtime (runtime-spec features JSON)
     Features,
-    /// Dry run: the changes and refusals `create` would make for a bundle or config.json
+    /// Dry run: the changes and refusals `create` would make for a bundle or config.json (the
+    /// policy and its rules: docs/policy.md)
+    #[command(
+        after_help = "The policy file, its keys and every rule: docs/policy.md (hardened policy rules lists the rules)."
+    )]
     Check(Check),
-    /// Show the effective policy, or validate a policy file
-    #[command(subcommand)]
+    /// Show the effective policy, validate a policy file, or list the rules (docs/policy.md)
+    #[command(
+        subcommand,
+        after_help = "The policy file, its keys, its version and every rule: docs/policy.md."
+    )]
     Policy(PolicyCmd),
+    /// Check what this host gives the runtime: user namespaces, ID ranges, idmapped mounts,
+    /// the mount API, cgroups, seccomp, AppArmor/SELinux, the engines, the policy (changes
+    /// nothing; exits 1 when a check fails)
+    Doctor(Doctor),
     /// Register hardened as a runtime in Docker's daemon.json, containerd's config.toml or
     /// podman's containers.conf
     #[command(subcommand)]
@@ -270,6 +281,29 @@ pub struct Check {
     pub id: String,
 }
 
+#[derive(Args, Debug)]
+pub struct Doctor {
+    /// text: one line per check; json: an array of {"check", "status", "detail", "fix"}
+    #[arg(short = 'f', long, value_enum, default_value_t = DoctorFormat::Text)]
+    pub format: DoctorFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoctorFormat {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RulesFormat {
+    /// One line per rule
+    Table,
+    /// Every rule with its levels, policy keys and documentation
+    Json,
+    /// The rule table of docs/policy.md
+    Markdown,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum PolicyCmd {
     /// Print the effective policy (the file given with --policy, or the default file, with
@@ -279,6 +313,13 @@ pub enum PolicyCmd {
     Validate {
         /// The policy file
         file: PathBuf,
+    },
+    /// List the rules: ID, levels (change, refusal, warning), the policy keys that allow or
+    /// change them, and what each does
+    Rules {
+        /// table, json, or markdown (the table of docs/policy.md)
+        #[arg(short = 'f', long, value_enum, default_value_t = RulesFormat::Table)]
+        format: RulesFormat,
     },
 }
 

@@ -36,6 +36,7 @@ pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> R
     if a.json {
         let doc = serde_json::json!({
             "policy": policy.file_name(),
+            "policyVersion": policy.version,
             "mode": v.mode,
             "profile": v.profile,
             "allowed": allowed,
@@ -55,8 +56,9 @@ pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> R
 /// The verdict for a terminal.
 fn print_text(policy: &Policy, v: &Verdict, unsafe_msg: Option<&str>, allowed: bool) -> Result<()> {
     println!(
-        "policy:  {}\nmode:    {}\nprofile: {}",
+        "policy:  {} (version {})\nmode:    {}\nprofile: {}",
         policy.file_name(),
+        policy.version,
         serde_json::to_value(v.mode)?.as_str().unwrap_or("?"),
         v.profile.as_deref().unwrap_or("(defaults)")
     );

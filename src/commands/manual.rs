@@ -23,11 +23,35 @@ pub const SECTION: &str = "8";
 pub fn completion(shell: clap_complete::Shell) -> Result<()> {
     // Into memory first: clap_complete panics when a write fails (`| head` closes the pipe).
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "hardened", &mut script);
+    clap_complete::generate(
+        shell,
+        &mut visible(&Cli::command()),
+        "hardened",
+        &mut script,
+    );
     let mut out = std::io::stdout().lock();
     out.write_all(&script)
         .and_then(|()| out.flush())
         .context("write the completion script")
+}
+
+/// `cmd` without its hidden options and commands: clap_complete would offer them (the runc
+/// flags that are accepted and ignored, the `man` command).
+fn visible(cmd: &clap::Command) -> clap::Command {
+    // clap takes a static name (without its `string` feature): one small string per command,
+    // for a process that prints the script and exits.
+    let name: &'static str = Box::leak(cmd.get_name().to_string().into_boxed_str());
+    let mut v = clap::Command::new(name)
+        .args(cmd.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+        .subcommands(
+            cmd.get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .map(visible),
+        );
+    if let Some(about) = cmd.get_about() {
+        v = v.about(about.clone());
+    }
+    v
 }
 
 /// Write one page per visible command into `dir` (created if missing); returns the files

@@ -15,6 +15,7 @@ use crate::policy::Policy;
 pub mod check;
 pub mod create;
 pub mod delete;
+pub mod doctor;
 pub mod events;
 pub mod exec;
 pub mod features;

@@ -339,6 +339,30 @@ fn set(t: &mut Table, key: &str, v: Value, indent: &str) -> bool {
     true
 }
 
+/// The CRI runtime handlers the config registers, in both formats: (name, `BinaryName`, empty
+/// when the handler runs runc), for `hardened doctor`.
+pub fn runtimes(text: &str, file: &Path) -> Result<Vec<(String, String)>, InstallError> {
+    let doc = parse(text, file)?;
+    let mut found = Vec::new();
+    for v in [ConfigVersion::V2, ConfigVersion::V3] {
+        let Some(handlers) = item_at(doc.as_table(), &v.runtimes_path()) else {
+            continue;
+        };
+        let Some(handlers) = handlers.as_table_like() else {
+            continue;
+        };
+        for (name, h) in handlers.iter() {
+            let binary = h
+                .get("options")
+                .and_then(|o| o.get("BinaryName"))
+                .and_then(Item::as_str)
+                .unwrap_or_default();
+            found.push((name.to_string(), binary.to_string()));
+        }
+    }
+    Ok(found)
+}
+
 /// The new text of `config.toml` with the handler registered. `old` is the file's text (None:
 /// no file); `containerd_major` is used only when the file has no `version`. Returns `old`
 /// itself, unchanged, when the handler is already registered so.

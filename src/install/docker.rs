@@ -114,6 +114,21 @@ pub fn install(old: Option<&str>, file: &Path, rt: &DockerRuntime<'_>) -> super:
     Ok(render(&m, &indent_of(text)))
 }
 
+/// The runtimes `daemon.json` registers: (name, path), for `hardened doctor`.
+pub fn runtimes(text: &str, file: &Path) -> Result<Vec<(String, String)>, InstallError> {
+    let m = parse(text, file)?;
+    let Some(Value::Object(runtimes)) = m.get("runtimes") else {
+        return Ok(Vec::new());
+    };
+    Ok(runtimes
+        .iter()
+        .map(|(name, v)| {
+            let path = v.get("path").and_then(Value::as_str).unwrap_or_default();
+            (name.clone(), path.to_string())
+        })
+        .collect())
+}
+
 /// The new text of `daemon.json` without the runtime `name` (and without a `runtimes` object
 /// it leaves empty). None when there is no file; `old` unchanged when `name` is not there.
 pub fn uninstall(old: Option<&str>, file: &Path, name: &str) -> super::Removed {

@@ -139,6 +139,29 @@ pub fn install(old: Option<&str>, file: &Path, rt: &PodmanRuntime<'_>) -> super:
     Ok(new)
 }
 
+/// The runtimes `[engine.runtimes]` registers: (name, first path), for `hardened doctor`.
+pub fn runtimes(text: &str, file: &Path) -> Result<Vec<(String, String)>, InstallError> {
+    let doc = parse(text, file)?;
+    let Some(runtimes) = doc
+        .get("engine")
+        .and_then(|e| e.get("runtimes"))
+        .and_then(Item::as_table_like)
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(runtimes
+        .iter()
+        .map(|(name, v)| {
+            let path = v
+                .as_array()
+                .and_then(|a| a.get(0))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            (name.to_string(), path.to_string())
+        })
+        .collect())
+}
+
 /// The new text of `containers.conf` without the runtime `name`. None when there is no file;
 /// `old` unchanged when the runtime is not there.
 pub fn uninstall(

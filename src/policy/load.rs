@@ -35,6 +35,7 @@ pub enum LoadError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File<T> {
+    version: Option<i64>,
     #[serde(default)]
     mode: Mode,
     audit_log: Option<PathBuf>,
@@ -90,6 +91,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
         profiles.insert(name, rules);
     }
     let policy = Policy {
+        version: version(file.version, path)?,
         mode: file.mode,
         audit_log: file
             .audit_log
@@ -102,6 +104,28 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
     };
     validate(&policy, path)?;
     Ok(policy)
+}
+
+/// The `version` key: one this binary knows (none: the newest).
+fn version(v: Option<i64>, path: &Path) -> Result<u32, LoadError> {
+    let Some(v) = v else {
+        return Ok(super::CURRENT_POLICY_VERSION);
+    };
+    match u32::try_from(v) {
+        Ok(v) if super::POLICY_VERSIONS.contains(&v) => Ok(v),
+        _ => {
+            let known: Vec<String> = super::POLICY_VERSIONS.iter().map(u32::to_string).collect();
+            Err(invalid(
+                path,
+                format!(
+                    "version = {v}: this hardened ({}) knows policy version(s) {}; set `version = {}` (or remove the key for the newest), or install a hardened that knows version {v}",
+                    env!("CARGO_PKG_VERSION"),
+                    known.join(", "),
+                    super::CURRENT_POLICY_VERSION
+                ),
+            ))
+        }
+    }
 }
 
 fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
@@ -361,6 +385,31 @@ allow_capabilities = ["NET_BIND_SERVICE"]
             err.contains("subid_user \"hardened-no-such-user\"") && err.contains("/etc/subuid"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_version_key() {
+        assert_eq!(
+            p("").unwrap().version,
+            crate::policy::CURRENT_POLICY_VERSION
+        );
+        assert_eq!(p("version = 1\n").unwrap().version, 1);
+        for bad in [
+            "version = 2",
+            "version = 0",
+            "version = -1",
+            "version = 99999999999",
+        ] {
+            let err = err_of(bad);
+            assert!(
+                err.contains("test.toml")
+                    && err.contains("knows policy version(s) 1")
+                    && err.contains("set `version = 1`"),
+                "{err}"
+            );
+        }
+        let err = err_of("version = \"1\"\n");
+        assert!(err.contains("version") && err.contains("line 1"), "{err}");
     }
 
     #[test]

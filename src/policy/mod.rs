@@ -158,9 +158,18 @@ impl Default for UsernsPool {
     }
 }
 
+/// The policy versions this binary knows (the top-level key `version`). A version pins the
+/// rules' behaviour: when an upgrade changes what a rule changes or refuses, the new behaviour
+/// gets a new version, and a file that names an older one keeps the older behaviour.
+pub const POLICY_VERSIONS: &[u32] = &[1];
+/// The version of a file without a `version` key: the newest this binary knows.
+pub const CURRENT_POLICY_VERSION: u32 = 1;
+
 /// The operator's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
+    /// The rules' version (`version`; default: [`CURRENT_POLICY_VERSION`]).
+    pub version: u32,
     pub mode: Mode,
     /// Where every decision is logged, one JSON line each.
     pub audit_log: PathBuf,
@@ -181,6 +190,7 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
+            version: CURRENT_POLICY_VERSION,
             mode: Mode::Enforce,
             audit_log: PathBuf::from("/var/log/hardened/audit.log"),
             source: None,
