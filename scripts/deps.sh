@@ -10,7 +10,10 @@ if [ "$want" = test ]; then
   # debootstrap: the root filesystem of the workload suite (scripts/workload-images.sh).
   # podman: integration/podman.rs (rootful, its storage in a temp dir).
   # man-db (man, groff): the generated man pages are rendered in integration/cli.rs.
+  # qemu-system-x86, e2fsprogs (mkfs.ext4 -d, debugfs): the guest stage (scripts/guest.sh), a
+  # Debian 12 guest with cgroup v2 and AppArmor, its root filesystem also made with debootstrap.
   pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins debootstrap podman man-db)
+  pkgs+=(qemu-system-x86 e2fsprogs)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
