@@ -57,7 +57,6 @@ s=$(date +%s)
 if ! env_out=$(timeout 900 "$repo/scripts/daemons.sh" start "$W/daemons" 2> "$R/daemons.log"); then
   say "scripts/daemons.sh start failed:"
   cat "$R/daemons.log"
-  tail -n 40 "$W/daemons/dockerd.log" 2>/dev/null | tee -a "$R/daemons.log"
   record daemons FAIL $(($(date +%s) - s)) "scripts/daemons.sh start failed"
   finish
   exit 1
