@@ -125,16 +125,28 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cd "$here"
-timeout 3600 cargo build --release
+# scripts/test.sh has just built it (and exports HARDENED); otherwise build it here.
+hardened=${HARDENED:-}
+if [ -z "$hardened" ]; then
+  timeout 3600 cargo build --release
+  hardened="$here/target/release/hardened"
+fi
+[ -x "$hardened" ] || { echo "$prog: HARDENED=$hardened is not an executable" >&2; exit 1; }
 payload="$work/payload"
 mkdir -p "$payload"/{repo/target/release,bin,results}
 cp -a "$here/scripts" "$here/integration" "$here/deploy" "$here/Cargo.toml" "$payload/repo/"
-cp "$here/target/release/hardened" "$payload/repo/target/release/hardened"
+cp "$hardened" "$payload/repo/target/release/hardened"
 cp "$gdir/run.sh" "$payload/run.sh"
 : > "$payload/tests.txt"
 if [ "$mode" = full ]; then
+  # The default set: "NAME [libtest arguments]" a line; binaries chosen with --test run whole.
+  declare -A line_args=()
   if [ ${#tests[@]} -eq 0 ]; then
-    mapfile -t tests < <(grep -v '^[[:space:]]*#' "$gdir/tests.txt" | awk 'NF {print $1}')
+    while read -r t rest; do
+      case "$t" in ''|'#'*) continue ;; esac
+      tests+=("$t")
+      line_args[$t]=$rest
+    done < "$gdir/tests.txt"
   fi
   targs=()
   for t in "${tests[@]}"; do
@@ -150,7 +162,7 @@ if [ "$mode" = full ]; then
       and (.target.kind | index("test")) and .executable != null) | .executable' "$work/build.json" | tail -1)
     [ -n "$exe" ] && [ -x "$exe" ] || { echo "$prog: cargo did not report the test binary of '$t'" >&2; exit 1; }
     cp "$exe" "$payload/bin/$t"
-    echo "$t" >> "$payload/tests.txt"
+    printf '%s %s\n' "$t" "${line_args[$t]:-}" >> "$payload/tests.txt"
   done
   grep -v '^[[:space:]]*#' "$gdir/xfail.txt" | awk 'NF' > "$payload/xfail.txt" || true
 fi

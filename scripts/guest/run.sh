@@ -118,7 +118,8 @@ quick() {
 # alone. With filters or libtest arguments given (scripts/guest.sh -- ...), exactly those.
 run_binary() {
   local t=$1 bin=$P/bin/$1 rc s st x reason
-  local -a skip=() xf=()
+  local -a skip=() xf=() largs=()
+  read -ra largs <<< "${2:-}"
   if [ ${#ARGS[@]} -eq 0 ] && [ -f "$P/xfail.txt" ]; then
     while read -r x reason; do
       [ "${x%%::*}" = "$t" ] || continue
@@ -129,9 +130,9 @@ run_binary() {
   say "=== $t: starting"
   s=$(date +%s)
   if [ ${#ARGS[@]} -gt 0 ]; then
-    timeout -k 10 "$TEST_TIMEOUT" "$bin" "${ARGS[@]}" 2>&1 | tee "$R/$t.log"
+    timeout -k 10 "$TEST_TIMEOUT" "$bin" "${ARGS[@]}" < /dev/null 2>&1 | tee "$R/$t.log"
   else
-    timeout -k 10 "$TEST_TIMEOUT" "$bin" --exact "${skip[@]}" 2>&1 | tee "$R/$t.log"
+    timeout -k 10 "$TEST_TIMEOUT" "$bin" --exact "${largs[@]}" "${skip[@]}" < /dev/null 2>&1 | tee "$R/$t.log"
   fi
   rc=${PIPESTATUS[0]}
   case "$rc" in 0) st=PASS ;; 124|137) st=TIMEOUT ;; *) st=FAIL ;; esac
@@ -139,7 +140,7 @@ run_binary() {
   say "=== $t: $st in $(($(date +%s) - s)) s"
   for x in "${xf[@]}"; do
     s=$(date +%s)
-    timeout -k 10 "$TEST_TIMEOUT" "$bin" --exact "$x" > "$R/$t::$x.log" 2>&1
+    timeout -k 10 "$TEST_TIMEOUT" "$bin" --exact "$x" < /dev/null > "$R/$t::$x.log" 2>&1
     rc=$?
     if [ "$rc" = 0 ] && grep -q '^test result: ok. 1 passed' "$R/$t::$x.log"; then
       record "$t::$x" XPASS $(($(date +%s) - s)) "listed in scripts/guest/xfail.txt but passes: remove it"
@@ -156,8 +157,8 @@ if [ "$MODE" = quick ]; then
   sed 's/^/guest: /' "$R/quick.log"
   record quick "$st" $(($(date +%s) - s)) "one container through the guest's dockerd"
 else
-  while read -r t; do
-    [ -n "$t" ] && run_binary "$t"
+  while read -r t rest; do
+    [ -n "$t" ] && run_binary "$t" "$rest"
   done < "$P/tests.txt"
 fi
 finish
