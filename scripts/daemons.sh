@@ -82,7 +82,9 @@ stop() {
   fi
   # The containers' cgroup parent of this dockerd (--cgroup-parent): empty once the containers
   # are gone, removed in every hierarchy.
-  remove_cgroups "$(cat "$dir/docker-cgroup-parent" 2>/dev/null || true)"
+  parent=$(cat "$dir/docker-cgroup-parent" 2>/dev/null || true)
+  case "$parent" in *.slice) systemctl stop "$parent" 2>/dev/null || true; parent=/$parent ;; esac
+  remove_cgroups "$parent"
   # Unmount whatever the daemons left mounted below DIR (deepest first).
   if [ -d "$dir" ]; then
     awk -v d="$dir" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
@@ -216,7 +218,13 @@ start)
   # Policies of the test runtimes; every audit log stays under DIR.
   mkdir -p "$dir/policy" "$dir/audit"
   # Its containers' cgroups go below a parent of its own (not the host's /docker), removed by stop.
-  echo "/hardened-test-docker-$$" > "$dir/docker-cgroup-parent"
+  # On a cgroup v2 host with systemd as init, dockerd uses the systemd cgroup driver, whose parent
+  # is a slice (no '-' in the name: systemd would nest it) at /sys/fs/cgroup/NAME.slice.
+  if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && [ -d /run/systemd/system ]; then
+    echo "hardened_test_docker_$$.slice" > "$dir/docker-cgroup-parent"
+  else
+    echo "/hardened-test-docker-$$" > "$dir/docker-cgroup-parent"
+  fi
   cat > "$dir/policy/default.toml" <<TOML
 # the built-in defaults; only the audit log is moved
 audit_log = "$dir/audit/default.log"

@@ -12,8 +12,11 @@ if [ "$want" = test ]; then
   # man-db (man, groff): the generated man pages are rendered in integration/cli.rs.
   # dpkg-dev (dpkg-shlibdeps), make, lintian: the Debian package and make install
   # (scripts/package.sh, integration/package.rs; cargo-deb itself comes from crates.io there).
+  # qemu-system-x86, e2fsprogs (mkfs.ext4 -d, debugfs): the guest stage (scripts/guest.sh), a
+  # Debian 12 guest with cgroup v2 and AppArmor, its root filesystem also made with debootstrap.
   pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins debootstrap podman man-db)
   pkgs+=(dpkg-dev make lintian)
+  pkgs+=(qemu-system-x86 e2fsprogs)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

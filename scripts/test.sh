@@ -48,3 +48,14 @@ cargo test --release "$@"
 [ $# -gt 0 ] || HARDENED="$HARDENED" "$here/scripts/soak.sh" --quick
 # The benchmark is not a test: its short mode only checks that it runs (no timing is judged).
 [ $# -gt 0 ] || HARDENED="$HARDENED" "$here/bench/run.sh" --quick
+# The guest stage: the default set of integration tests again, inside a Debian 12 QEMU guest with
+# cgroup v2, AppArmor and systemd (scripts/guest.sh, docs/hosts.md). Outside CI it can be skipped
+# with HARDENED_SKIP_GUEST=1; under CI=true it always runs.
+if [ $# -eq 0 ]; then
+  if [ "${HARDENED_SKIP_GUEST:-}" = 1 ] && [ "${CI:-}" != true ]; then
+    echo "scripts/test.sh: guest stage skipped (HARDENED_SKIP_GUEST=1)" >&2
+  else
+    [ "${HARDENED_SKIP_GUEST:-}" != 1 ] || echo "scripts/test.sh: CI=true: HARDENED_SKIP_GUEST ignored" >&2
+    "$here/scripts/guest.sh"
+  fi
+fi
