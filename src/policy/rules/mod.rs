@@ -272,9 +272,7 @@ const EXEC_RULES: &[ExecRule] = &[
     (RuleId::NoNewPrivileges, |ctx, _, p, out| {
         no_new_privileges::evaluate_process(ctx, p, out)
     }),
-    (RuleId::Lsm, |ctx, _, p, out| {
-        lsm::evaluate_process(ctx, p, out)
-    }),
+    (RuleId::Lsm, lsm::evaluate_exec),
     (RuleId::SecretsEnv, |ctx, _, p, out| {
         secrets_env::evaluate_process(ctx, p, out)
     }),
