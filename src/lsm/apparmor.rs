@@ -30,7 +30,7 @@ const PROFILES: &str = "/sys/kernel/security/apparmor/profiles";
 /// Why a container's AppArmor profile cannot be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum AppArmorError {
-    #[error("process.apparmorProfile names the AppArmor profile {0}, but AppArmor is not enabled on this host ({ENABLED_PARAMETER} is not Y): remove it from the config (in enforce and audit mode the policy leaves it out on such a host)")]
+    #[error("process.apparmorProfile names the AppArmor profile {0}, but AppArmor is not enabled on this host ({ENABLED_PARAMETER} is not Y, or {SECURITYFS} is missing): remove it from the config (in enforce and audit mode the policy leaves it out on such a host)")]
     NotEnabled(String),
     #[error("the AppArmor profile {0} is not loaded in the kernel (it is not in {PROFILES}): load it with `apparmor_parser -r /etc/apparmor.d/<its file>`, or name a loaded profile (the config's process.apparmorProfile, or the policy key apparmor_profile)")]
     NotLoaded(String),
@@ -45,8 +45,16 @@ pub enum AppArmorError {
     },
 }
 
-/// Whether AppArmor is enabled on this host (the kernel parameter libcontainer reads too).
+/// Whether AppArmor is enabled on this host: the kernel parameter libcontainer reads is `Y`, and
+/// AppArmor's securityfs is there (profiles can be listed and loaded), as containerd checks it.
+/// Where the securityfs is missing (a runtime inside a container that does not mount it), the
+/// host is treated as one without AppArmor.
 pub fn host_enabled() -> bool {
+    kernel_enabled() && Path::new(SECURITYFS).is_dir()
+}
+
+/// The kernel parameter alone (what libcontainer checks before it applies a profile).
+fn kernel_enabled() -> bool {
     std::fs::read_to_string(ENABLED_PARAMETER).is_ok_and(|s| s.starts_with('Y'))
 }
 
@@ -88,6 +96,10 @@ pub fn ensure_loaded(spec: &Spec) -> Result<(), AppArmorError> {
         return Ok(());
     };
     if !host_enabled() {
+        // The module is on but its securityfs is not there: nothing to load; the kernel decides.
+        if kernel_enabled() {
+            return Ok(());
+        }
         return Err(AppArmorError::NotEnabled(crate::oneline::value(name)));
     }
     if name == "unconfined" {
@@ -98,7 +110,7 @@ pub fn ensure_loaded(spec: &Spec) -> Result<(), AppArmorError> {
         Ok(false) if name != DEFAULT_PROFILE => {
             return Err(AppArmorError::NotLoaded(crate::oneline::value(name)))
         }
-        // The list cannot be read (securityfs not mounted): the kernel decides at exec.
+        // The list cannot be read: the kernel decides at exec.
         Err(_) if name != DEFAULT_PROFILE => return Ok(()),
         _ => {}
     }
