@@ -33,6 +33,23 @@ fn apparmor_host() -> bool {
         && Path::new("/sys/kernel/security/apparmor").is_dir()
 }
 
+/// The process that printed `LABEL` ran under `profile`, enforced, on an AppArmor host; on a
+/// host without AppArmor it had no label.
+fn assert_label(out: &Out, profile: &str) {
+    if apparmor_host() {
+        assert!(
+            out.stdout.contains(&format!("{profile} (enforce)")),
+            "the process does not run under {profile}: {out:?}"
+        );
+    } else {
+        assert_eq!(
+            out.stdout.trim(),
+            "none",
+            "a host without AppArmor gave a label: {out:?}"
+        );
+    }
+}
+
 /// A policy file in the sandbox: the built-in defaults with `body`, the sandbox's audit log.
 fn policy(sb: &Sandbox, name: &str, body: &str) {
     let text = format!(
@@ -236,14 +253,7 @@ fn docker_containers_carry_docker_default() {
         .arg(&image)
         .args(["sh", "-c", LABEL]));
     assert!(out.ok(), "docker run: {out:?}");
-    if apparmor_host() {
-        assert!(
-            out.stdout.contains("docker-default (enforce)"),
-            "the Docker container does not run under docker-default: {out:?}"
-        );
-    } else {
-        assert_eq!(out.stdout.trim(), "none", "{out:?}");
-    }
+    assert_label(&out, "docker-default");
 }
 
 /// `exec` into a container that got the default profile, of a process (`--process`, as
@@ -288,12 +298,5 @@ fn an_exec_runs_under_its_containers_profile() {
         .args(["delete", "--force", &id])
         .status();
     assert!(exec.ok(), "{exec:?}");
-    if apparmor_host() {
-        assert!(
-            exec.stdout.contains("hardened-default (enforce)"),
-            "{exec:?}"
-        );
-    } else {
-        assert_eq!(exec.stdout.trim(), "none", "{exec:?}");
-    }
+    assert_label(&exec, "hardened-default");
 }
