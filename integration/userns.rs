@@ -1006,3 +1006,89 @@ fn scratch_mount_points_missing_from_the_root_filesystem() {
     assert_eq!(h, 2_000_000_000, "{out:?}");
     assert_eq!(lines.get(1..), Some(["2", "x"].as_slice()), "{out:?}");
 }
+
+/// A host tmpfs mounted on `path` for one test, unmounted (lazily) on drop.
+struct HostTmpfs(PathBuf);
+
+impl HostTmpfs {
+    fn mount(path: &Path) -> Self {
+        std::fs::create_dir_all(path).expect("create the mount point");
+        let out = run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(path));
+        assert!(out.ok(), "mount a tmpfs on {}: {out:?}", path.display());
+        HostTmpfs(path.to_path_buf())
+    }
+}
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        common::quiet(Command::new("umount").arg("-l").arg(&self.0));
+    }
+}
+
+/// Kubernetes' `mountPropagation: HostToContainer` is an `rslave` bind: what the host mounts
+/// below the source later appears in the container. Under the policy's user namespace the bind
+/// is an idmapped clone of its source; a clone made in a private mount namespace received
+/// nothing (conformance case `mounts/propagation-rslave-receives` under the defaults).
+#[test]
+fn an_rslave_bind_receives_later_host_mounts_under_the_user_namespace() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o711))
+        .expect("chmod sandbox");
+    let src_dir = sb.dir.path().join("src");
+    let src = HostTmpfs::mount(&src_dir);
+    let out = run(Command::new("mount").arg("--make-shared").arg(&src.0));
+    assert!(out.ok(), "make the source shared: {out:?}");
+    let late_dir = src_dir.join("late");
+    std::fs::create_dir(&late_dir).expect("mkdir late");
+    let b = sb.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map; touch /mnt/p/ready; i=0; \
+             while [ $i -lt 300 ] && ! grep -q ' /mnt/p/late ' /proc/self/mountinfo; do sleep 0.05; i=$((i+1)); done; \
+             grep ' /mnt/p/late ' /proc/self/mountinfo | grep -c -w tmpfs || true",
+        ],
+    );
+    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    sb.edit_config(
+        &b,
+        &format!(
+            r#".mounts += [{{"destination": "/mnt/p", "type": "bind", "source": "{}", "options": ["rbind", "rslave"]}}]"#,
+            src_dir.display()
+        ),
+    );
+    let child = sb
+        .hardened_enforcing()
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg(unique("rslave"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hardened run");
+    let ready = common::poll_for(Duration::from_secs(30), Duration::from_millis(50), || {
+        src_dir.join("ready").exists().then_some(())
+    });
+    let late = ready.map(|()| HostTmpfs::mount(&late_dir));
+    let out: common::Out = child
+        .wait_with_output()
+        .expect("wait for hardened run")
+        .into();
+    drop(late);
+    drop(src);
+    assert!(ready.is_some(), "the container never started: {out:?}");
+    assert!(out.ok(), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let (inside, host, _) = parse_map(lines.first().copied().unwrap_or_default());
+    assert!(inside == 0 && host != 0, "not in a user namespace: {out:?}");
+    assert_eq!(
+        lines.get(1).copied(),
+        Some("1"),
+        "the host's later mount below the rslave source did not appear in the container: {out:?}"
+    );
+}

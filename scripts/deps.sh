@@ -10,7 +10,10 @@ if [ "$want" = test ]; then
   # debootstrap: the root filesystem of the workload suite (scripts/workload-images.sh).
   # podman: integration/podman.rs (rootful, its storage in a temp dir).
   # man-db (man, groff): the generated man pages are rendered in integration/cli.rs.
+  # dpkg-dev (dpkg-shlibdeps), make, lintian: the Debian package and make install
+  # (scripts/package.sh, integration/package.rs; cargo-deb itself comes from crates.io there).
   pkgs+=(docker.io containerd runc procps python3-yaml util-linux containernetworking-plugins debootstrap podman man-db)
+  pkgs+=(dpkg-dev make lintian)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -38,6 +38,11 @@ cargo test --release "$@"
 # fails today are documented deviations (docs/conformance.md), reported as xfail.
 [ $# -gt 0 ] || cargo run --release -p runtime-spec-tests -- --runtime "$HARDENED" \
   --known-failures "$here/runtime-spec-tests/known-failures-hardened.txt"
+# The same suite under the built-in defaults: what fails there is the policy's refusals and
+# hardening, each listed with its key (docs/conformance.md, "Under the default policy").
+[ $# -gt 0 ] || cargo run --release -p runtime-spec-tests -- --runtime "$HARDENED" \
+  --runtime-arg --policy --runtime-arg "$HARDENED_POLICY" \
+  --known-failures "$here/runtime-spec-tests/known-failures-hardened-defaults.txt"
 # SIGKILL during create, then one delete --force: nothing may be left (scripts/soak.sh; 50
 # iterations of the default policy and of permissive mode; docs/reliability.md has the 1000).
 [ $# -gt 0 ] || HARDENED="$HARDENED" "$here/scripts/soak.sh" --quick

@@ -233,14 +233,18 @@ pub fn private_mount_namespace() -> Result<()> {
     }
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .context("unshare a private mount namespace for the idmapped mounts")?;
+    // Slave, not private: nothing made here reaches the host, but what the host mounts below a
+    // bind source still reaches the container when its mount asks for it (`rslave`): a clone
+    // of a slave mount (`open_tree(OPEN_TREE_CLONE)`) is a slave of the same master, where a
+    // clone of a private one receives nothing.
     nix::mount::mount(
         None::<&str>,
         "/",
         None::<&str>,
-        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_SLAVE,
         None::<&str>,
     )
-    .context("make the private mount namespace private")?;
+    .context("make the private mount namespace a slave of the host's")?;
     ENTERED.store(true, std::sync::atomic::Ordering::Release);
     Ok(())
 }
