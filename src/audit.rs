@@ -1,5 +1,5 @@
 //! The audit log: every policy decision is one JSON line (time, container id, bundle, profile,
-//! mode, each change, refusal and warning with its rule ID). Writing it is best effort: a
+//! mode, each change, refusal and warning with its rule ID, the AppArmor profile applied). Writing it is best effort: a
 //! failure is reported in the runtime's log, it does not stop the container.
 
 use std::io::Write;
@@ -24,6 +24,9 @@ pub struct Record<'a> {
     pub changes: &'a [Change],
     pub refusals: &'a [Refusal],
     pub warnings: &'a [Warning],
+    /// The AppArmor profile the process runs under ("hardened-default", "docker-default",
+    /// "unconfined"), or "not available on this host" (`crate::lsm::apparmor::applied`).
+    pub apparmor: String,
 }
 
 pub fn decision(mode: Mode, refused: bool) -> &'static str {

@@ -124,6 +124,7 @@ impl HardenedExecutor {
         if let Some(join) = &self.exec_userns {
             join.enter()?;
         }
+        crate::lsm::selinux::set_exec_label(spec).map_err(ExecutorError::Other)?;
         if let Some(confine) = &self.confine {
             confine
                 .apply()

@@ -100,6 +100,8 @@ pub struct HostFacts {
     /// Bind-mount sources of the spec resolved through symlinks (source -> resolved path), so
     /// that a symlink cannot hide a sensitive path.
     pub canonical_sources: BTreeMap<PathBuf, PathBuf>,
+    /// AppArmor is enabled on this host (`crate::lsm::apparmor::host_enabled`).
+    pub apparmor: bool,
 }
 
 impl HostFacts {
@@ -107,6 +109,7 @@ impl HostFacts {
         HostFacts {
             host_namespace_paths: host_namespace_paths(spec),
             canonical_sources: canonical_sources(spec),
+            apparmor: crate::lsm::apparmor::host_enabled(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod install;
 pub mod ledger;
 pub mod limits;
 pub mod logging;
+pub mod lsm;
 pub mod oneline;
 pub mod pipeline;
 pub mod policy;

@@ -125,6 +125,7 @@ fn record(
     bundle: Option<&Path>,
     (&mode, profile): (&Mode, Option<&str>),
     (changes, refusals, warnings): Findings,
+    apparmor: String,
 ) {
     log_verdict_warnings(mode, warnings, refusals);
     audit::write(
@@ -141,6 +142,7 @@ fn record(
             changes,
             refusals,
             warnings,
+            apparmor,
         },
     );
 }
@@ -226,6 +228,7 @@ pub fn plan(
         req.bundle,
         (&verdict.mode, verdict.profile.as_deref()),
         (&verdict.changes, &verdict.refusals, &verdict.warnings),
+        apparmor_of(&verdict.hardened, facts.host.apparmor),
     );
     if !verdict.allowed() {
         if userns.is_some() {
@@ -238,6 +241,15 @@ pub fn plan(
         userns,
         runtime_check: None,
     })
+}
+
+/// The AppArmor profile a container with the (hardened) spec `spec` runs under, in words.
+pub fn apparmor_of(spec: &Spec, host_apparmor: bool) -> String {
+    let profile = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.apparmor_profile().as_deref());
+    crate::lsm::apparmor::applied(profile, host_apparmor)
 }
 
 /// The checks of the runtime itself, before the policy: the process (limits, CVE-2024-21626
@@ -348,6 +360,10 @@ pub fn prepare_exec(
         None,
         (&verdict.mode, verdict.profile.as_deref()),
         (&verdict.changes, &verdict.refusals, &verdict.warnings),
+        crate::lsm::apparmor::applied(
+            verdict.hardened.apparmor_profile().as_deref(),
+            crate::lsm::apparmor::host_enabled(),
+        ),
     );
     if !verdict.allowed() {
         return Err(PipelineError::Refused(verdict.refusals));

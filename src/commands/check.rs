@@ -33,12 +33,14 @@ pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> R
     let unsafe_msg = plan.runtime_check.map(|e| e.to_string());
     let v = plan.verdict;
     let allowed = v.allowed() && unsafe_msg.is_none();
+    let apparmor = pipeline::apparmor_of(&v.hardened, crate::lsm::apparmor::host_enabled());
     if a.json {
         let doc = serde_json::json!({
             "policy": policy.file_name(),
             "policyVersion": policy.version,
             "mode": v.mode,
             "profile": v.profile,
+            "apparmor": apparmor,
             "allowed": allowed,
             "runtimeCheck": unsafe_msg,
             "changes": v.changes,
@@ -48,15 +50,21 @@ pub fn check(policy: &Policy, root: &Path, systemd_cgroup: bool, a: &Check) -> R
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print_text(policy, &v, unsafe_msg.as_deref(), allowed)?;
+        print_text(policy, &v, unsafe_msg.as_deref(), allowed, &apparmor)?;
     }
     Ok(if allowed { 0 } else { 1 })
 }
 
 /// The verdict for a terminal.
-fn print_text(policy: &Policy, v: &Verdict, unsafe_msg: Option<&str>, allowed: bool) -> Result<()> {
+fn print_text(
+    policy: &Policy,
+    v: &Verdict,
+    unsafe_msg: Option<&str>,
+    allowed: bool,
+    apparmor: &str,
+) -> Result<()> {
     println!(
-        "policy:  {} (version {})\nmode:    {}\nprofile: {}",
+        "policy:  {} (version {})\nmode:    {}\nprofile: {}\napparmor: {apparmor}",
         policy.file_name(),
         policy.version,
         serde_json::to_value(v.mode)?.as_str().unwrap_or("?"),

@@ -122,6 +122,8 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
     let context = || format!("create container {id}");
     let changed = !plan.verdict.changes.is_empty();
     let mut run = plan.verdict.hardened;
+    // The AppArmor profile the container runs under: ours is loaded when the kernel lacks it.
+    crate::lsm::apparmor::ensure_loaded(&run).with_context(context)?;
     // Seccomp and capabilities are applied by our executor (crate::gaps::confine): libcontainer gets
     // the spec without them; `full` is what later readers see.
     let full = run.clone();

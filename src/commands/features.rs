@@ -1,5 +1,7 @@
 //! `features`: the runtime-spec features document (features.md), describing what this binary
-//! really implements.
+//! really implements. `apparmor.enabled` and `selinux.enabled` say whether this host has the
+//! module (a profile or label is applied only there); the annotation `io.hardened.apparmor`
+//! names the profile a container that names none gets, or says AppArmor is not available.
 
 use std::collections::HashMap;
 
@@ -24,6 +26,14 @@ pub fn document() -> Value {
     annotations.insert(
         "io.hardened.libcontainer.version",
         super::version::LIBCONTAINER.into(),
+    );
+    // What a container that names no AppArmor profile runs under with the built-in policy.
+    annotations.insert(
+        "io.hardened.apparmor",
+        crate::lsm::apparmor::applied(
+            Some(crate::lsm::apparmor::DEFAULT_PROFILE),
+            crate::lsm::apparmor::host_enabled(),
+        ),
     );
     if !READ_ANNOTATIONS.is_empty() {
         annotations.insert("io.hardened.annotations", READ_ANNOTATIONS.join(","));
@@ -71,8 +81,8 @@ pub fn document() -> Value {
                     "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
                 ]
             },
-            "apparmor": { "enabled": true },
-            "selinux": { "enabled": false },
+            "apparmor": { "enabled": crate::lsm::apparmor::host_enabled() },
+            "selinux": { "enabled": crate::lsm::selinux::host_enabled() },
             "intelRdt": { "enabled": true },
             "mountExtensions": { "idmap": { "enabled": true } }
         },
@@ -98,6 +108,15 @@ mod tests {
         assert_eq!(
             doc["linux"]["mountExtensions"]["idmap"]["enabled"],
             serde_json::Value::Bool(true)
+        );
+        // AppArmor and SELinux as this host has them.
+        assert_eq!(
+            doc["linux"]["apparmor"]["enabled"],
+            crate::lsm::apparmor::host_enabled()
+        );
+        assert_eq!(
+            doc["linux"]["selinux"]["enabled"],
+            crate::lsm::selinux::host_enabled()
         );
         assert!(doc["linux"]["capabilities"]
             .as_array()

@@ -61,6 +61,10 @@ pub struct Rules {
     pub allow_unconfined_seccomp: bool,
     /// Run a container whose AppArmor/SELinux profile is unconfined.
     pub allow_unconfined_lsm: bool,
+    /// The AppArmor profile a container gets on an AppArmor host when its config names none
+    /// ("hardened-default": the runtime's own, loaded when the kernel lacks it; any other must
+    /// be loaded already).
+    pub apparmor_profile: String,
     /// Run a container without masked and read-only kernel paths (`systempaths=unconfined`).
     pub allow_unconfined_systempaths: bool,
     /// Force `no_new_privs` on every process.
@@ -96,6 +100,7 @@ impl Default for Rules {
             allow_devices: Vec::new(),
             allow_unconfined_seccomp: false,
             allow_unconfined_lsm: false,
+            apparmor_profile: crate::lsm::apparmor::DEFAULT_PROFILE.to_string(),
             allow_unconfined_systempaths: false,
             no_new_privileges: true,
             readonly_rootfs: true,

@@ -207,11 +207,11 @@ impl RuleId {
                 refused: r#"a Docker config without them (`--security-opt systempaths=unconfined`): `allow_unconfined_systempaths`"#,
             },
             RuleId::Lsm => Meta {
-                levels: &[Level::Refusal],
+                levels: &[Level::Change, Level::Refusal],
                 in_every_mode: false,
-                keys: &["allow_unconfined_lsm"],
-                enforced: "",
-                refused: r#"`apparmorProfile: unconfined`, SELinux `spc_t`/`unconfined_t`: `allow_unconfined_lsm`"#,
+                keys: &["apparmor_profile", "allow_unconfined_lsm"],
+                enforced: r#"on an AppArmor host, a config without `process.apparmorProfile` gets `apparmor_profile` (`hardened-default`); a named profile is kept (Docker's `docker-default`); on a host without AppArmor a named profile is left out (it cannot be applied there); an `exec`'d process that names none gets its container's"#,
+                refused: r#"`apparmorProfile: unconfined`, SELinux `spc_t`/`unconfined_t`, an `apparmor_profile` of `""`/`"unconfined"`: `allow_unconfined_lsm`"#,
             },
             RuleId::SecretsEnv => Meta {
                 levels: &[Level::Warning, Level::Refusal],

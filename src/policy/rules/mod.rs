@@ -104,7 +104,7 @@ impl RuleId {
             RuleId::PidsLimit => "pids limit",
             RuleId::Seccomp => "seccomp filter: built-in default, baseline merged into the caller's",
             RuleId::KernelPaths => "masked and read-only kernel paths",
-            RuleId::Lsm => "no unconfined LSM profile",
+            RuleId::Lsm => "an AppArmor profile on every container, none unconfined",
             RuleId::SecretsEnv => "no secrets in environment variables",
             RuleId::Mode => "the policy's mode",
             RuleId::Profile => "the profile named by the annotation io.hardened.profile",
@@ -274,9 +274,7 @@ const EXEC_RULES: &[ExecRule] = &[
     (RuleId::NoNewPrivileges, |ctx, _, p, out| {
         no_new_privileges::evaluate_process(ctx, p, out)
     }),
-    (RuleId::Lsm, |ctx, _, p, out| {
-        lsm::evaluate_process(ctx, p, out)
-    }),
+    (RuleId::Lsm, lsm::evaluate_exec),
     (RuleId::SecretsEnv, |ctx, _, p, out| {
         secrets_env::evaluate_process(ctx, p, out)
     }),
