@@ -42,10 +42,12 @@
 //! [`confine::Confinement::apply`] (in the executor, just before `execve`).
 
 pub mod capabilities;
+pub mod cgroup_mounts;
 mod cgroup_v1;
 pub mod confine;
 pub mod console;
 pub mod console_owner;
+pub mod device_allowlist;
 pub mod devices;
 pub mod hooks;
 pub mod id_ranges;
