@@ -31,7 +31,7 @@ use anyhow::{Context, Result};
 use nix::mount::{MntFlags, MsFlags};
 use oci_spec::runtime::Spec;
 
-use crate::userns::idmap::{mount_setattr, MountAttr};
+use crate::userns::idmap::{attach, mount_setattr, MountAttr};
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
 const MOUNT_ATTR_NOSUID: u64 = 0x2;
@@ -152,35 +152,23 @@ fn v1_clones(pid: i32, readonly: bool) -> Result<Vec<Clone>> {
     Ok(clones)
 }
 
-/// The mount points at `dest` in the mount table of process `pid` (as its root sees them).
-fn stacked_at(pid: i32, dest: &Path) -> Result<usize> {
+/// Whether something is mounted at `dest` in the mount table of process `pid` (as its root
+/// sees it).
+fn mounted_at(pid: i32, dest: &Path) -> Result<bool> {
     let mounts = procfs::process::Process::new(pid)
         .and_then(|p| p.mountinfo())
         .with_context(|| format!("read /proc/{pid}/mountinfo"))?;
-    Ok(mounts.0.iter().filter(|m| m.mount_point == dest).count())
+    Ok(mounts.0.iter().any(|m| m.mount_point == dest))
 }
 
-/// Attach the detached `tree` at `target` (in this thread's mount namespace and root).
-fn attach(tree: &OwnedFd, target: &Path) -> Result<()> {
-    rustix::mount::move_mount(
-        tree,
-        "",
-        rustix::fs::CWD,
-        target,
-        rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-    )
-    .with_context(|| format!("attach the container's cgroup at {}", target.display()))
-}
-
-/// Put `clones` at `m.destination`, in place of the `stacked` mounts there (this thread is in
-/// the container's mount namespace, chrooted to its root).
-fn replace(m: &CgroupMount, stacked: usize, clones: &[Clone], v1: bool) -> Result<()> {
+/// Put `clones` at `m.destination`, in place of the mount libcontainer made there, the topmost
+/// (this thread is in the container's mount namespace, chrooted to its root). What lies beneath
+/// stays covered: with a prejoined network namespace `/sys` is the host's, and its cgroup
+/// mounts, locked into the container's user namespace, cannot be unmounted.
+fn replace(m: &CgroupMount, clones: &[Clone], v1: bool) -> Result<()> {
     let dest = &m.destination;
-    for _ in 0..stacked {
-        nix::mount::umount2(dest, MntFlags::MNT_DETACH).with_context(|| {
-            format!("unmount libcontainer's cgroup mount on {}", dest.display())
-        })?;
-    }
+    nix::mount::umount2(dest, MntFlags::MNT_DETACH)
+        .with_context(|| format!("unmount libcontainer's cgroup mount on {}", dest.display()))?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if !v1 {
         return clones.iter().try_for_each(|c| attach(&c.tree, dest));
@@ -244,7 +232,13 @@ pub fn apply(pid: i32, mounts: &[CgroupMount]) -> Result<()> {
             }],
             None => v1_clones(pid, m.readonly)?,
         };
-        work.push((m.clone(), stacked_at(pid, &m.destination)?, clones));
+        if !mounted_at(pid, &m.destination)? {
+            anyhow::bail!(
+                "the container has no mount on {}, where its config mounts cgroups",
+                m.destination.display()
+            );
+        }
+        work.push((m.clone(), clones));
     }
     let root = File::open(format!("/proc/{pid}/root"))
         .with_context(|| format!("open the root of the container's process {pid}"))?;
@@ -258,7 +252,7 @@ pub fn apply(pid: i32, mounts: &[CgroupMount]) -> Result<()> {
         nix::unistd::fchdir(root.as_raw_fd()).context("enter the container's root")?;
         nix::unistd::chroot(".").context("chroot to the container's root")?;
         work.iter()
-            .try_for_each(|(m, stacked, clones)| replace(m, *stacked, clones, v1))
+            .try_for_each(|(m, clones)| replace(m, clones, v1))
     });
     worker
         .join()
