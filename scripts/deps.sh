@@ -4,7 +4,9 @@
 set -euo pipefail
 want=${1:-test}
 # protobuf-compiler: the CRI test's gRPC client (k8s-cri) is generated at build time with protoc.
-pkgs=(libseccomp-dev pkg-config busybox-static jq file gcc libc6-dev protobuf-compiler)
+# libelf-dev, zlib1g-dev, make: libbpf-sys (libcgroups' cgroup v2 device controller, feature
+# cgroupsv2_devices) builds its vendored libbpf with make and links libelf and zlib.
+pkgs=(libseccomp-dev pkg-config busybox-static jq file gcc libc6-dev protobuf-compiler libelf-dev zlib1g-dev make)
 if [ "$want" = test ]; then
   # containernetworking-plugins: the loopback CNI plugin of the CRI test containerd.
   # debootstrap: the root filesystem of the workload suite (scripts/workload-images.sh).

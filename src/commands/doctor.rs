@@ -513,25 +513,39 @@ fn v1_device_control(root: &Path) -> Check {
     }
 }
 
-/// On cgroup v2, device rules are eBPF programs: libcgroups applies them only when built with
-/// its `cgroupsv2_devices` feature, which this crate forwards as its own feature of that name
-/// (Cargo.toml). Built without the crate feature, doctor cannot tell whether libcgroups' was
-/// switched on directly, and says so.
+/// On cgroup v2, device rules are eBPF programs (libcgroups' `cgroupsv2_devices`, always built
+/// in). Before loading one, libcgroups sets RLIMIT_MEMLOCK to 128 MiB, soft and hard: where the
+/// hard limit is lower and the runtime lacks CAP_SYS_RESOURCE, every create fails with
+/// "Failed to increase rlimit".
 fn v2_device_control() -> Check {
-    if cfg!(feature = "cgroupsv2_devices") {
+    const NEEDED: u64 = 128 << 20;
+    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_MEMLOCK)
+        .map(|(_, hard)| hard)
+        .unwrap_or(0);
+    let raise = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_RESOURCE,
+    )
+    .unwrap_or(false);
+    if hard >= NEEDED || raise {
         line(
             "device-control",
             Status::Ok,
-            "cgroup v2 device control (eBPF) is compiled in",
+            "cgroup v2 device control: an eBPF device program per container",
         )
     } else {
         line(
             "device-control",
-            Status::Warn,
-            "this build does not declare the feature cgroupsv2_devices: unless libcgroups was \
-             built with it, a config's device rules are not enforced by the cgroup v2",
+            Status::Fail,
+            format!(
+                "RLIMIT_MEMLOCK's hard limit is {} KiB and the runtime lacks CAP_SYS_RESOURCE: \
+                 loading a container's device program needs 128 MiB, so every create fails \
+                 (\"Failed to increase rlimit\")",
+                hard >> 10
+            ),
         )
-        .fix("build hardened with --features cgroupsv2_devices")
+        .fix("raise the hard memlock limit of the engine that runs hardened to 128 MiB or more (LimitMEMLOCK= in its systemd unit, or limits.conf), or run it with CAP_SYS_RESOURCE")
     }
 }
 

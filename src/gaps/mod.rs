@@ -10,6 +10,8 @@
 //! | several `uidMappings`/`gidMappings` lines need `newuidmap`/`newgidmap`, even as root | config-linux.md User namespace mappings | `several_ranges_need_our_own_user_namespace`; `userns/several-ranges` | [`id_ranges`] |
 //! | `disableOOMKiller` never written | config-linux.md memory: `disableOOMKiller` | `plan_reads_disable_oom_killer`; `cgroups/memory-disable-oom-killer` | [`oom_killer`] |
 //! | `c *:* m` and `b *:* m` appended after the config's device rules | config-linux.md Device allowlist: `m` (mknod) | `mknod_is_taken_back_only_when_the_allowlist_grants_it_to_nothing`; `cgroups/devices-mknod-denied` | [`mknod`] |
+//! | v1 device rules written on top of the parent cgroup's allow-all | config-linux.md Device allowlist; runc | `deny_all_goes_first_when_the_rules_have_none`; `unlisted_block_device_is_denied_with_mknod` (integration/cgroups.rs) | [`device_allowlist`] |
+//! | cgroup mounts read-write; a hierarchy without the container's cgroup mounted at the runtime's (a host root) | runc: the config's options, the container's own cgroups | `cgroup_mounts_are_read_only_and_the_containers_own` (integration/cgroups.rs) | [`cgroup_mounts`] |
 //! | `consoleSize` not applied | config.md Process: `consoleSize` | `console_size_is_ignored_without_a_terminal`; `process/terminal-console-size` | [`console`] |
 //! | the terminal left to whoever made it: an `exec`'s made before it joins the user namespace (the host's root's, `nobody` inside), no `fixStdioPermissions` | runc: the terminal is the process's user's | `terminal_is_the_process_users` (integration/docker.rs) | [`console_owner`] |
 //! | the container's filter left out of `exec`; the filter loaded after dropping capabilities whenever `noNewPrivileges` is present | config-linux.md Seccomp; runc's order | `split_init_takes_over_only_what_libcontainer_gets_wrong`; `seccomp/nonroot-without-no-new-privs` | [`confine`] |
@@ -37,15 +39,18 @@
 //!
 //! Entry points: [`namespaces::validate`] (pure, in the pipeline: nothing is created when it
 //! fails), [`plan::rewrite`] (in `create`, before the spec is handed to libcontainer),
-//! [`plan::Rewrite::after_create`] (in `create`, once the container's init waits for `start`),
+//! [`plan::Rewrite::after_create`] (in `create`, once the container's init waits for `start`:
+//! mount fixups, [`cgroup_mounts::apply`], cgroup writes),
 //! [`plan::plan_update`] (in `update`), [`console_owner::give`], [`console::in_container`] and
 //! [`confine::Confinement::apply`] (in the executor, just before `execve`).
 
 pub mod capabilities;
+pub mod cgroup_mounts;
 mod cgroup_v1;
 pub mod confine;
 pub mod console;
 pub mod console_owner;
+pub mod device_allowlist;
 pub mod devices;
 pub mod hooks;
 pub mod id_ranges;

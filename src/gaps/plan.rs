@@ -5,10 +5,11 @@
 use std::os::fd::OwnedFd;
 
 use anyhow::Result;
-use oci_spec::runtime::{LinuxResources, Spec};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 
+use super::cgroup_mounts::CgroupMount;
 use super::mounts::{split_mount_options, MountFixup};
-use super::{devices, id_ranges, mknod, mounts, oom_killer};
+use super::{cgroup_mounts, device_allowlist, devices, id_ranges, mknod, mounts, oom_killer};
 
 /// What `create` does after libcontainer created the container.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -16,6 +17,10 @@ pub struct AfterCreate {
     pub mounts: Vec<MountFixup>,
     pub disable_oom_killer: bool,
     pub take_back_mknod: bool,
+    /// The device rules libcontainer was given, when mknod is taken back (cgroup v2 rebuilds
+    /// the device program from them).
+    pub device_rules: Vec<LinuxDeviceCgroup>,
+    pub cgroup_mounts: Vec<CgroupMount>,
 }
 
 /// The spec for libcontainer, and what `create` must keep and do around it.
@@ -51,6 +56,12 @@ pub fn plan(spec: &Spec) -> (Option<Spec>, AfterCreate) {
     after.take_back_mknod = resources
         .and_then(|r| r.devices().as_deref())
         .is_some_and(mknod::takes_back_mknod);
+    changed |= device_allowlist::deny_unlisted(&mut out);
+    if after.take_back_mknod {
+        after.device_rules =
+            device_allowlist::rules(out.linux().as_ref().and_then(|l| l.resources().as_ref()));
+    }
+    after.cgroup_mounts = cgroup_mounts::planned(spec);
     (changed.then_some(out), after)
 }
 
@@ -65,14 +76,17 @@ pub fn plan_update(saved: Option<&Spec>, update: &LinuxResources) -> AfterCreate
         .as_ref()
         .and_then(|m| m.disable_oom_killer())
         .unwrap_or(saved.disable_oom_killer);
-    let take_back_mknod = match update.devices() {
-        Some(rules) => mknod::takes_back_mknod(rules),
-        None => saved.take_back_mknod,
+    let (take_back_mknod, device_rules) = match update.devices() {
+        Some(rules) if mknod::takes_back_mknod(rules) => (true, rules.clone()),
+        Some(_) => (false, Vec::new()),
+        None => (saved.take_back_mknod, saved.device_rules),
     };
     AfterCreate {
         mounts: Vec::new(),
         disable_oom_killer,
         take_back_mknod,
+        device_rules,
+        cgroup_mounts: Vec::new(),
     }
 }
 
@@ -105,11 +119,12 @@ impl AfterCreate {
     /// Apply the plan to the container whose init is `pid`.
     pub fn apply(&self, pid: i32) -> Result<()> {
         mounts::apply_mount_fixups(pid, &self.mounts)?;
+        cgroup_mounts::apply(pid, &self.cgroup_mounts)?;
         if self.disable_oom_killer {
             oom_killer::disable(pid)?;
         }
         if self.take_back_mknod {
-            mknod::take_back(pid)?;
+            mknod::take_back(pid, &self.device_rules)?;
         }
         Ok(())
     }

@@ -100,8 +100,9 @@ fn symfollow_alone_is_dropped_without_a_fixup_and_plain_mounts_are_untouched() {
 
 #[test]
 fn plan_changes_nothing_for_a_plain_spec() {
-    let s =
-        spec(json!({ "mounts": [{ "destination": "/proc", "type": "proc", "source": "proc" }] }));
+    let s = spec(
+        json!({ "mounts": [{ "destination": "/proc", "type": "proc", "source": "proc" }], "linux": { "resources": { "devices": [{ "allow": false, "access": "rwm" }, { "allow": true, "access": "rwm" }] } } }),
+    );
     let (changed, after) = plan(&s);
     assert!(changed.is_none());
     assert_eq!(after, AfterCreate::default());

@@ -212,7 +212,7 @@ pub fn clone_tree(
 }
 
 /// Attach a detached mount at `target`.
-fn attach(mnt: &OwnedFd, target: &Path) -> Result<()> {
+pub(crate) fn attach(mnt: &OwnedFd, target: &Path) -> Result<()> {
     rustix::mount::move_mount(
         mnt,
         "",
