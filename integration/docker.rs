@@ -430,7 +430,18 @@ fn cgroup_parent_outside_the_allowed_parents_is_refused() {
 
     let name = unique("hd-parent");
     let _guard = DockerContainer(name.clone());
-    let elsewhere = format!("/{}", unique("hardened-test-elsewhere"));
+    // The systemd cgroup driver (a cgroup v2 host with systemd as init, the guest stage) takes
+    // only a slice as --cgroup-parent; cgroupfs takes a path.
+    let driver = run(common::docker().args(["info", "--format", "{{.CgroupDriver}}"]));
+    let systemd = driver.stdout.trim() == "systemd";
+    let elsewhere = if systemd {
+        format!(
+            "{}.slice",
+            unique("hardenedtestelsewhere").replace('-', "_")
+        )
+    } else {
+        format!("/{}", unique("hardened-test-elsewhere"))
+    };
     let out = run(common::docker_run_cmd("hardened-parents")
         .args(["--rm", "--name", &name, "--cgroup-parent", &elsewhere])
         .arg(image())
@@ -440,7 +451,12 @@ fn cgroup_parent_outside_the_allowed_parents_is_refused() {
         out.stderr.contains("[rule cgroup-path]") && out.stderr.contains("allowed_cgroup_parents"),
         "{out:?}"
     );
-    for ctl in ["pids", "memory", "devices"] {
+    let controllers: &[&str] = if systemd {
+        &[""]
+    } else {
+        &["pids", "memory", "devices"]
+    };
+    for ctl in controllers {
         let d = std::path::Path::new("/sys/fs/cgroup")
             .join(ctl)
             .join(elsewhere.trim_start_matches('/'));
