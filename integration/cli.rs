@@ -727,13 +727,21 @@ fn list_of_empty_root() {
     assert!(ids_in_list(&sb).is_empty());
 }
 
+/// The container's pids.max, read inside it: its own cgroup is mounted at /sys/fs/cgroup/pids
+/// on cgroup v1 and at /sys/fs/cgroup on v2 (the guest stage).
+const PIDS_MAX: &[&str] = &[
+    "sh",
+    "-c",
+    "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+];
+
 #[test]
 fn update_pids_limit_flag() {
     let sb = Sandbox::new();
     let (_b, id) = running(&sb, "updflag", &["sleep", "300"]);
     let out = run(sb.hardened().args(["update", "--pids-limit", "20", &id]));
     assert!(out.ok(), "update: {out:?}");
-    let out = exec(&sb, &id, &["cat", "/sys/fs/cgroup/pids/pids.max"]);
+    let out = exec(&sb, &id, PIDS_MAX);
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "20");
 }
@@ -758,7 +766,7 @@ fn update_resources_from_stdin() {
         .unwrap();
     let out: Out = child.wait_with_output().expect("update").into();
     assert!(out.ok(), "update --resources -: {out:?}");
-    let out = exec(&sb, &id, &["cat", "/sys/fs/cgroup/pids/pids.max"]);
+    let out = exec(&sb, &id, PIDS_MAX);
     assert!(out.ok(), "{out:?}");
     assert_eq!(out.stdout.trim(), "30");
 
@@ -766,7 +774,7 @@ fn update_resources_from_stdin() {
     std::fs::write(&f, r#"{"pids":{"limit":40}}"#).unwrap();
     let out = run(sb.hardened().arg("update").arg("-r").arg(&f).arg(&id));
     assert!(out.ok(), "update -r FILE: {out:?}");
-    let out = exec(&sb, &id, &["cat", "/sys/fs/cgroup/pids/pids.max"]);
+    let out = exec(&sb, &id, PIDS_MAX);
     assert_eq!(out.stdout.trim(), "40", "{out:?}");
 }
 
@@ -1074,8 +1082,13 @@ fn update_memory_flag() {
     start(&sb, &id);
     let out = run(sb.hardened().args(["update", "--memory", "64m", &id]));
     assert!(out.ok(), "update --memory: {out:?}");
-    let limit = std::fs::read_to_string(format!("/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes"))
-        .expect("memory.limit_in_bytes");
+    // cgroup v1 (this host) or v2 only (the guest stage).
+    let file = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        format!("/sys/fs/cgroup{cg}/memory.max")
+    } else {
+        format!("/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes")
+    };
+    let limit = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {file}: {e}"));
     assert_eq!(limit.trim(), (64u64 << 20).to_string());
     let out = run(sb.hardened().args(["update", "--memory", "lots", &id]));
     assert!(!out.ok(), "update with a bad size succeeded: {out:?}");
