@@ -185,9 +185,29 @@ struct CgroupParent {
 
 impl CgroupParent {
     fn new() -> Self {
-        let p = CgroupParent {
-            name: unique("hardened-cgtest"),
-        };
+        Self::named(unique("hardened-cgtest"))
+    }
+
+    /// A parent for Docker's `--cgroup-parent` and the flag's value: under the systemd cgroup
+    /// driver (a cgroup v2 host with systemd, the guest stage) only a slice is taken.
+    fn for_docker() -> (Self, String) {
+        let driver = run(docker().args(["info", "--format", "{{.CgroupDriver}}"]));
+        if driver.stdout.trim() == "systemd" {
+            let p = Self::named(format!(
+                "{}.slice",
+                unique("hardened_cgtest").replace('-', "_")
+            ));
+            let arg = p.name.clone();
+            (p, arg)
+        } else {
+            let p = Self::new();
+            let arg = format!("/{}", p.name);
+            (p, arg)
+        }
+    }
+
+    fn named(name: String) -> Self {
+        let p = CgroupParent { name };
         for h in cgroup_hierarchies() {
             std::fs::create_dir_all(h.join(&p.name).join("sibling"))
                 .unwrap_or_else(|e| panic!("make the sibling cgroup in {}: {e}", h.display()));
@@ -198,6 +218,9 @@ impl CgroupParent {
 
 impl Drop for CgroupParent {
     fn drop(&mut self) {
+        if self.name.ends_with(".slice") {
+            common::quiet(std::process::Command::new("systemctl").args(["stop", &self.name]));
+        }
         for h in cgroup_hierarchies() {
             let dir = h.join(&self.name);
             let _ = std::fs::remove_dir(dir.join("sibling"));
@@ -313,17 +336,12 @@ fn docker_cgroup_mounts_are_read_only_and_the_containers_own() {
     // Docker's config (cgroup mount `ro,nosuid,noexec,nodev`), with Docker's default cgroup
     // namespace mode for the host (host on v1, private on v2) and a private one.
     for cgroupns in ["", "private"] {
-        let parent = CgroupParent::new();
+        let (parent, parent_arg) = CgroupParent::for_docker();
         let name = unique("hd-cg");
         let _guard = DockerContainer(name.clone());
         let mut cmd = docker();
         cmd.args(["run", "--rm", "--runtime=hardened", "--network", "none"])
-            .args([
-                "--name",
-                &name,
-                "--cgroup-parent",
-                &format!("/{}", parent.name),
-            ]);
+            .args(["--name", &name, "--cgroup-parent", &parent_arg]);
         if !cgroupns.is_empty() {
             cmd.args(["--cgroupns", cgroupns]);
         }

@@ -406,8 +406,37 @@ fn deb_installs_works_and_purges_in_a_clean_debian_12_root() {
         .mode();
     assert_eq!(mode & 0o7777, 0o700, "/var/log/hardened");
 
-    // Left for `hardened doctor` (being built on branch `doctor`): once it exists, run
-    // `hardened doctor` here and check that it reports this root. Not faked meanwhile.
+    // `hardened doctor` reports this root: the packaged policy in force, and no engine here
+    // (a clean root has none installed), so nothing to register. Its exit status depends on the
+    // host's kernel (a fail is possible), so the report itself is checked.
+    let out = in_root(&root, &["hardened", "doctor", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --format json in the clean root: {e}: {out:?}"));
+    let by_check = |name: &str| -> serde_json::Value {
+        report
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["check"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("doctor has no {name} line: {out:?}"))
+    };
+    let policy = by_check("policy");
+    assert_eq!(policy["status"], "ok", "{out:?}");
+    assert!(
+        policy["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("/etc/hardened/policy.toml")),
+        "{out:?}"
+    );
+    for engine in ["docker", "containerd", "podman"] {
+        let c = by_check(engine);
+        assert!(
+            c["status"] == "ok"
+                && c["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("not installed")),
+            "{engine} in a clean root: {c}"
+        );
+    }
 
     // Remove: the binary goes, the conffile and the audit log stay.
     std::fs::write(logdir.join("audit.log"), "{}\n").expect("a log record");

@@ -14,6 +14,13 @@
 //! `b *:* m` go to the init's `devices.deny`; on cgroup v2, the device program libcgroups
 //! attached is replaced by one built the same way (libcgroups' emulator and compiler) from the
 //! config's rules and the implicit ones without the two wildcards.
+//!
+//! Also a gap of its own on cgroup v2: libcgroups' systemd manager (`--systemd-cgroup`, what
+//! Docker and the kubelet use on a systemd host) attaches no device program at all, so on v2 the
+//! program is always built and attached here, with the wildcards when nothing is taken back
+//! (runc attaches its own program next to systemd's the same way). Proved by
+//! `docker_unlisted_block_device_is_denied_with_mknod` in the guest stage (Docker's systemd
+//! cgroup driver).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
@@ -91,12 +98,30 @@ fn implicit_without_mknod() -> Result<Vec<LinuxDeviceCgroup>> {
         .collect()
 }
 
+/// `c *:* m` and `b *:* m`, which libcontainer adds after the config's rules.
+fn wildcard_mknod() -> Result<Vec<LinuxDeviceCgroup>> {
+    [LinuxDeviceType::C, LinuxDeviceType::B]
+        .into_iter()
+        .map(|typ| {
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(typ)
+                .access("m")
+                .build()
+                .context("build an implicit device rule")
+        })
+        .collect()
+}
+
 /// Replace the device programs attached to the v2 cgroup `dir` by one built from `rules` and
-/// the implicit rules without the wildcard mknod.
-fn attach_without_mknod(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+/// the implicit rules (the wildcard mknod only when it is not taken back).
+fn attach_program(dir: &Path, rules: &[LinuxDeviceCgroup], take_back: bool) -> Result<()> {
     let mut emulator = Emulator::with_default_allow(false);
     emulator.add_rules(rules);
     emulator.add_rules(&implicit_without_mknod()?);
+    if !take_back {
+        emulator.add_rules(&wildcard_mknod()?);
+    }
     let program = Program::from_rules(&emulator.rules, emulator.default_allow)
         .context("compile the cgroup v2 device program")?;
     // The license is read as a C string: give it its NUL.
@@ -117,17 +142,20 @@ fn attach_without_mknod(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         .with_context(|| format!("attach the device program to {}", dir.display()))?;
     for p in &old {
         prog::detach2(p.as_raw_fd(), cgroup.as_raw_fd())
-            .with_context(|| format!("detach libcgroups' device program from {}", dir.display()))?;
+            .with_context(|| format!("detach an earlier device program from {}", dir.display()))?;
     }
     Ok(())
 }
 
-/// Deny mknod of every device in the cgroup of the container's init `pid`, whose device rules
-/// are `rules` (as libcontainer was given them).
-pub fn take_back(pid: i32, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+/// Device control for the cgroup of the container's init `pid`, whose device rules are `rules`
+/// (as libcontainer was given them): on cgroup v2 the device program, on v1 mknod denied when
+/// `take_back`.
+pub fn apply(pid: i32, rules: &[LinuxDeviceCgroup], take_back: bool) -> Result<()> {
     if super::cgroup_v1::unified() {
         let dir = super::cgroup_v1::unified_dir(pid)?;
-        attach_without_mknod(&dir, rules)?;
+        attach_program(&dir, rules, take_back)?;
+    } else if !take_back {
+        return Ok(());
     } else if let Some(dir) = super::cgroup_v1::dir(pid, libcgroups::v1::ControllerType::Devices)? {
         let f = dir.join("devices.deny");
         for rule in ["c *:* m", "b *:* m"] {

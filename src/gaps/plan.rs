@@ -17,9 +17,9 @@ pub struct AfterCreate {
     pub mounts: Vec<MountFixup>,
     pub disable_oom_killer: bool,
     pub take_back_mknod: bool,
-    /// The device rules libcontainer was given, when mknod is taken back (cgroup v2 rebuilds
-    /// the device program from them).
-    pub device_rules: Vec<LinuxDeviceCgroup>,
+    /// The device rules libcontainer was given, when known: on cgroup v2 the device program is
+    /// built from them after create (libcgroups' systemd manager attaches none at all).
+    pub device_rules: Option<Vec<LinuxDeviceCgroup>>,
     pub cgroup_mounts: Vec<CgroupMount>,
 }
 
@@ -57,10 +57,9 @@ pub fn plan(spec: &Spec) -> (Option<Spec>, AfterCreate) {
         .and_then(|r| r.devices().as_deref())
         .is_some_and(mknod::takes_back_mknod);
     changed |= device_allowlist::deny_unlisted(&mut out);
-    if after.take_back_mknod {
-        after.device_rules =
-            device_allowlist::rules(out.linux().as_ref().and_then(|l| l.resources().as_ref()));
-    }
+    after.device_rules = Some(device_allowlist::rules(
+        out.linux().as_ref().and_then(|l| l.resources().as_ref()),
+    ));
     after.cgroup_mounts = cgroup_mounts::planned(spec);
     (changed.then_some(out), after)
 }
@@ -77,8 +76,7 @@ pub fn plan_update(saved: Option<&Spec>, update: &LinuxResources) -> AfterCreate
         .and_then(|m| m.disable_oom_killer())
         .unwrap_or(saved.disable_oom_killer);
     let (take_back_mknod, device_rules) = match update.devices() {
-        Some(rules) if mknod::takes_back_mknod(rules) => (true, rules.clone()),
-        Some(_) => (false, Vec::new()),
+        Some(rules) => (mknod::takes_back_mknod(rules), Some(rules.clone())),
         None => (saved.take_back_mknod, saved.device_rules),
     };
     AfterCreate {
@@ -123,8 +121,8 @@ impl AfterCreate {
         if self.disable_oom_killer {
             oom_killer::disable(pid)?;
         }
-        if self.take_back_mknod {
-            mknod::take_back(pid, &self.device_rules)?;
+        if let Some(rules) = &self.device_rules {
+            mknod::apply(pid, rules, self.take_back_mknod)?;
         }
         Ok(())
     }

@@ -105,7 +105,19 @@ fn plan_changes_nothing_for_a_plain_spec() {
     );
     let (changed, after) = plan(&s);
     assert!(changed.is_none());
-    assert_eq!(after, AfterCreate::default());
+    // Nothing to do after create but the device program (cgroup v2), from the rules as given.
+    let rules = s
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().clone());
+    assert_eq!(
+        after,
+        AfterCreate {
+            device_rules: rules,
+            ..AfterCreate::default()
+        }
+    );
     // Planning the rewritten spec again changes nothing more.
     let s = spec(
         json!({ "mounts": [{ "destination": "/b", "type": "bind", "source": "/x", "options": ["rbind", "rprivate"] }] }),
