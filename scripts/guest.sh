@@ -24,7 +24,7 @@
 #                           the CI machines) or kvm
 #   HARDENED_GUEST_MEM      guest RAM in MiB (default and maximum 2048)
 #   HARDENED_GUEST_TIMEOUT  hard limit on the whole qemu run in seconds (default: quick 900,
-#                           otherwise 2400)
+#                           otherwise 3000)
 #   HARDENED_GUEST_TEST_TIMEOUT  limit per test binary inside the guest (default 1200)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,7 +74,7 @@ if [ "$mem" -gt 2048 ]; then
 fi
 case "$accel" in tcg) accel_opt=tcg,thread=multi ;; kvm) accel_opt=kvm ;;
   *) echo "$prog: HARDENED_GUEST_ACCEL must be tcg or kvm (got '$accel')" >&2; exit 2 ;; esac
-if [ "$mode" = quick ]; then deflimit=900; else deflimit=2400; fi
+if [ "$mode" = quick ]; then deflimit=900; else deflimit=3000; fi
 limit=${HARDENED_GUEST_TIMEOUT:-$deflimit}
 test_limit=${HARDENED_GUEST_TEST_TIMEOUT:-1200}
 
