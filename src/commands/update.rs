@@ -89,6 +89,42 @@ fn resources_from_flags(a: &Update) -> Result<LinuxResources> {
     Ok(r)
 }
 
+/// runc's `update` reads a zero (an empty cpuset) as "leave it as it is", and the engines rely
+/// on it: `docker update --pids-limit 50` sends every other field of `linux.resources` as 0.
+/// libcgroups' systemd manager refuses those zeros (`invalid memory reservation value: 0`), and
+/// its cgroupfs managers would write some of them; so they are taken out before it sees them.
+fn zero_means_unchanged(r: &mut LinuxResources) {
+    fn keep<T: PartialEq + Default>(v: Option<T>) -> Option<T> {
+        v.filter(|x| *x != T::default())
+    }
+    if let Some(mut m) = r.memory().clone() {
+        m.set_limit(keep(m.limit()));
+        m.set_reservation(keep(m.reservation()));
+        m.set_swap(keep(m.swap()));
+        m.set_kernel(keep(m.kernel()));
+        m.set_kernel_tcp(keep(m.kernel_tcp()));
+        r.set_memory(Some(m));
+    }
+    if let Some(mut c) = r.cpu().clone() {
+        c.set_shares(keep(c.shares()));
+        c.set_quota(keep(c.quota()));
+        c.set_period(keep(c.period()));
+        c.set_realtime_runtime(keep(c.realtime_runtime()));
+        c.set_realtime_period(keep(c.realtime_period()));
+        c.set_cpus(keep(c.cpus().clone()));
+        c.set_mems(keep(c.mems().clone()));
+        r.set_cpu(Some(c));
+    }
+    if let Some(mut b) = r.block_io().clone() {
+        b.set_weight(keep(b.weight()));
+        b.set_leaf_weight(keep(b.leaf_weight()));
+        r.set_block_io(Some(b));
+    }
+    if r.pids().as_ref().is_some_and(|p| p.limit() == 0) {
+        r.set_pids(None);
+    }
+}
+
 pub fn update(ctx: &Ctx, a: &Update) -> Result<()> {
     let c = ctx.load(&a.id)?;
     let resources: LinuxResources = match &a.resources {
@@ -105,6 +141,8 @@ pub fn update(ctx: &Ctx, a: &Update) -> Result<()> {
         }
         None => resources_from_flags(a)?,
     };
+    let mut resources = resources;
+    zero_means_unchanged(&mut resources);
     // libcgroups would reset disableOOMKiller and the device rules compat set (src/gaps/).
     let saved = crate::bundle::load_spec(c.bundle()).ok();
     let again = crate::gaps::plan::plan_update(saved.as_ref(), &resources);
@@ -126,7 +164,34 @@ pub fn update(ctx: &Ctx, a: &Update) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bytes;
+    use super::{parse_bytes, zero_means_unchanged};
+
+    /// What `docker update --pids-limit 50` sends (Docker 20.10): every other field zero.
+    #[test]
+    fn zeros_from_the_engines_mean_unchanged() {
+        let mut r: oci_spec::runtime::LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":0,"reservation":0,"swap":0,"kernel":0,"kernelTCP":0},
+                "cpu":{"shares":0,"quota":0,"period":0,"realtimeRuntime":0,"realtimePeriod":0,"cpus":"","mems":""},
+                "blockIO":{"weight":0},"pids":{"limit":50}}"#,
+        )
+        .expect("resources");
+        zero_means_unchanged(&mut r);
+        let m = r.memory().clone().expect("memory");
+        assert_eq!((m.limit(), m.reservation(), m.swap()), (None, None, None));
+        let c = r.cpu().clone().expect("cpu");
+        assert_eq!((c.shares(), c.quota(), c.period()), (None, None, None));
+        assert_eq!((c.cpus().clone(), c.mems().clone()), (None, None));
+        assert_eq!(r.block_io().clone().expect("blkio").weight(), None);
+        assert_eq!(r.pids().clone().expect("pids").limit(), 50);
+
+        let mut r: oci_spec::runtime::LinuxResources =
+            serde_json::from_str(r#"{"memory":{"limit":67108864,"swap":-1},"pids":{"limit":0}}"#)
+                .expect("resources");
+        zero_means_unchanged(&mut r);
+        let m = r.memory().clone().expect("memory");
+        assert_eq!((m.limit(), m.swap()), (Some(67108864), Some(-1)));
+        assert!(r.pids().is_none());
+    }
 
     #[test]
     fn sizes() {
