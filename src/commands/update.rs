@@ -97,7 +97,7 @@ fn zero_means_unchanged(r: &mut LinuxResources) {
     fn keep<T: PartialEq + Default>(v: Option<T>) -> Option<T> {
         v.filter(|x| *x != T::default())
     }
-    if let Some(mut m) = r.memory().clone() {
+    if let Some(mut m) = *r.memory() {
         m.set_limit(keep(m.limit()));
         m.set_reservation(keep(m.reservation()));
         m.set_swap(keep(m.swap()));
@@ -176,19 +176,19 @@ mod tests {
         )
         .expect("resources");
         zero_means_unchanged(&mut r);
-        let m = r.memory().clone().expect("memory");
+        let m = (*r.memory()).expect("memory");
         assert_eq!((m.limit(), m.reservation(), m.swap()), (None, None, None));
         let c = r.cpu().clone().expect("cpu");
         assert_eq!((c.shares(), c.quota(), c.period()), (None, None, None));
         assert_eq!((c.cpus().clone(), c.mems().clone()), (None, None));
         assert_eq!(r.block_io().clone().expect("blkio").weight(), None);
-        assert_eq!(r.pids().clone().expect("pids").limit(), 50);
+        assert_eq!((*r.pids()).expect("pids").limit(), 50);
 
         let mut r: oci_spec::runtime::LinuxResources =
             serde_json::from_str(r#"{"memory":{"limit":67108864,"swap":-1},"pids":{"limit":0}}"#)
                 .expect("resources");
         zero_means_unchanged(&mut r);
-        let m = r.memory().clone().expect("memory");
+        let m = (*r.memory()).expect("memory");
         assert_eq!((m.limit(), m.swap()), (Some(67108864), Some(-1)));
         assert!(r.pids().is_none());
     }
