@@ -32,13 +32,17 @@ pub struct Record<'a> {
 pub fn decision(mode: Mode, refused: bool) -> &'static str {
     match (refused, mode) {
         (false, _) => "allowed",
-        (true, Mode::Enforce) => "refused",
+        (true, Mode::Enforce | Mode::Learn) => "refused",
         (true, _) => "allowed-in-audit-mode",
     }
 }
 
 pub fn write(policy: &Policy, record: &Record) {
-    let path = &policy.audit_log;
+    append(&policy.audit_log, record)
+}
+
+/// Append one record (any JSON object: a decision, a learned profile) to the audit log `path`.
+pub fn append(path: &Path, record: &impl Serialize) {
     let result = (|| -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             if !dir.exists() {

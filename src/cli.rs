@@ -254,6 +254,17 @@ pub enum Command {
     /// Write one man page per command (section 8) into DIR
     #[command(hide = true)]
     Man(Man),
+    /// Learn mode's recorder, started by `create` (src/learn.rs)
+    #[command(name = "__learn-record", hide = true)]
+    LearnRecord(LearnRecord),
+}
+
+#[derive(Args, Debug)]
+pub struct LearnRecord {
+    /// Remove the container's trace instance (its recorder died) instead of recording
+    #[arg(long)]
+    pub remove: bool,
+    pub id: String,
 }
 
 #[derive(Args, Debug)]

@@ -11,6 +11,9 @@ pub mod facts;
 mod fuzz;
 pub mod gaps;
 pub mod install;
+pub mod learn;
+pub mod learn_format;
+pub mod learn_profile;
 pub mod ledger;
 pub mod limits;
 pub mod logging;
@@ -26,4 +29,5 @@ pub mod seccomp;
 pub mod stdio;
 #[cfg(test)]
 mod test_support;
+pub mod trace;
 pub mod userns;

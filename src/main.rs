@@ -106,6 +106,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Checkpoint(_) => cmd::unsupported::unsupported("checkpoint").map(|_| 0),
         Command::Restore(_) => cmd::unsupported::unsupported("restore").map(|_| 0),
         Command::Completion(a) => cmd::manual::completion(a.shell).map(|_| 0),
+        Command::LearnRecord(a) if a.remove => hardened::learn::remove_main(&a.id),
+        Command::LearnRecord(a) => hardened::learn::record_main(&g.root, &a.id),
         Command::Man(a) => {
             for page in cmd::manual::man(&a.dir)? {
                 println!("{}", page.display());

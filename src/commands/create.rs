@@ -96,6 +96,8 @@ struct Prepared {
     hooks: HookPlan,
     ledger: ledger::Ledger,
     own_pidns: bool,
+    /// The caller's root filesystem on the host (learn mode looks there for what was written).
+    rootfs: PathBuf,
 }
 
 /// The spec handed to libcontainer as the steps of `prepare` change it, and the one later
@@ -157,6 +159,11 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
     }
     let hooks = HookPlan::wrap(&mut specs, &caller)?;
     let (ledger, own_pidns) = write_ledger(ctx, id, &specs.run)?;
+    let rootfs = spec
+        .root()
+        .as_ref()
+        .map(|r| caller.join(r.path()))
+        .unwrap_or_else(|| caller.join("rootfs"));
     let bundle = if !changed && !specs.rewritten && confine.is_none() {
         caller.clone()
     } else {
@@ -174,6 +181,7 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
         hooks,
         ledger,
         own_pidns,
+        rootfs,
     })
 }
 
@@ -405,10 +413,38 @@ fn finish(ctx: &Ctx, id: &str, built: &Container, p: Prepared) -> Result<()> {
     p.gaps
         .after_create(pid)
         .with_context(|| format!("create container {id}"))?;
+    if ctx.policy.mode == crate::policy::Mode::Learn {
+        learn(ctx, id, pid, &p.spec, &p.rootfs)
+            .with_context(|| format!("create container {id}"))?;
+    }
     if let Some(spec) = p.lasting {
         bundle::write_shadow(&ctx.root, id, &p.caller, &spec)?;
     }
     Ok(())
+}
+
+/// Learn mode: the recorder follows the container from here on (src/learn.rs).
+fn learn(ctx: &Ctx, id: &str, pid: i32, spec: &Spec, rootfs: &Path) -> Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let upperdir = idmap::find_overlay(&mountinfo, rootfs).and_then(|o| o.upper);
+    let start = crate::learn::Start {
+        id: id.to_string(),
+        name: crate::learn::profile_name(spec, id)?,
+        learn_dir: ctx.policy.learn_dir.clone(),
+        audit_log: ctx.policy.audit_log.clone(),
+        init_pid: pid,
+        init_starttime: crate::reap::starttime(pid).unwrap_or(0),
+        rootfs: rootfs.to_path_buf(),
+        upperdir,
+        scratch_mounts: ctx
+            .policy
+            .rules_for(spec)
+            .map(|r| r.scratch_mounts.clone())
+            .unwrap_or_default(),
+        started_ns: crate::learn::now_ns(),
+        recorder: None,
+    };
+    crate::learn::begin(&ctx.root, start)
 }
 
 /// The transaction of `create`: everything it acquires is keyed by the container's id (the
@@ -442,6 +478,7 @@ impl Drop for Undo<'_> {
             }
             bundle::remove_shadow(&ctx.root, id);
             crate::userns::alloc::free(&ctx.root, id);
+            crate::learn::discard(&ctx.root, id);
             ledger::remove(&ctx.root, id);
             Ok(())
         })();

@@ -55,6 +55,7 @@ pub fn remove_leftovers(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
     }
     bundle::remove_shadow(&ctx.root, id);
     crate::userns::alloc::free(&ctx.root, id);
+    crate::learn::discard(&ctx.root, id);
     ledger::remove(&ctx.root, id);
     Ok(())
 }
@@ -69,6 +70,17 @@ pub fn remove_leftovers(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
 pub fn delete_container(ctx: &Ctx, container: &mut Container, force: bool) -> Result<()> {
     let id = container.id().to_string();
     let deleted = delete_libcontainer_part(ctx, container, force);
+    // Learn mode: the container's processes are gone; write what it used (src/learn.rs). A
+    // failure here is the operator's to know, not a reason to keep the container.
+    if deleted.is_ok() && crate::learn::learning(&ctx.root, &id) {
+        match crate::learn::conclude(&ctx.root, &id) {
+            Ok(file) => tracing::info!("learn mode: container {id} learned as {}", file.display()),
+            Err(e) => {
+                tracing::warn!("{e:#}");
+                crate::learn::discard(&ctx.root, &id);
+            }
+        }
+    }
     if deleted.is_ok() || force {
         bundle::remove_shadow(&ctx.root, &id);
         crate::userns::alloc::free(&ctx.root, &id);

@@ -39,6 +39,7 @@ struct File<T> {
     #[serde(default)]
     mode: Mode,
     audit_log: Option<PathBuf>,
+    learn_dir: Option<PathBuf>,
     #[serde(default)]
     user_namespace: super::UsernsPool,
     #[serde(default)]
@@ -96,6 +97,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
         audit_log: file
             .audit_log
             .unwrap_or_else(|| Policy::default().audit_log),
+        learn_dir: file
+            .learn_dir
+            .unwrap_or_else(|| Policy::default().learn_dir),
         source: Some(path.to_path_buf()),
         user_namespace: file.user_namespace,
         allowed_cgroup_parents: file.allowed_cgroup_parents,

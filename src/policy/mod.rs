@@ -31,6 +31,9 @@ pub enum Mode {
     Audit,
     /// No hardening at all (conformance testing, debugging); loudly logged.
     Permissive,
+    /// Run with what costs no compatibility kept, record what the container uses, and write a
+    /// least-privilege profile of it at delete (`crate::learn`).
+    Learn,
 }
 
 /// What to do with environment variables whose names look like secrets.
@@ -178,6 +181,8 @@ pub struct Policy {
     pub mode: Mode,
     /// Where every decision is logged, one JSON line each.
     pub audit_log: PathBuf,
+    /// Where learn mode writes the profiles it learned.
+    pub learn_dir: PathBuf,
     /// The file this policy came from (`None`: built-in defaults).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -198,6 +203,7 @@ impl Default for Policy {
             version: CURRENT_POLICY_VERSION,
             mode: Mode::Enforce,
             audit_log: PathBuf::from("/var/log/hardened/audit.log"),
+            learn_dir: PathBuf::from("/var/lib/hardened/learned"),
             source: None,
             user_namespace: UsernsPool::default(),
             allowed_cgroup_parents: Vec::new(),
@@ -291,7 +297,8 @@ impl<T> Verdict<T> {
 /// Whether refusals stop a container in `mode`: always in enforce mode, and in every mode for
 /// a refusal that protects the host.
 pub fn allowed(mode: Mode, refusals: &[Refusal]) -> bool {
-    !refusals.iter().any(|r| r.in_every_mode) && (refusals.is_empty() || mode != Mode::Enforce)
+    !refusals.iter().any(|r| r.in_every_mode)
+        && (refusals.is_empty() || !matches!(mode, Mode::Enforce | Mode::Learn))
 }
 
 /// The outcome of the rules on one spec, collected by `rules::run`.
