@@ -299,10 +299,7 @@ impl Recording {
                 start.init_pid
             );
         }
-        let tf = match Tracefs::host() {
-            Some(t) => t,
-            None => Tracefs::mount_private()?,
-        };
+        let tf = Tracefs::reach()?;
         for event in EVENTS {
             if !tf.has_event(event) {
                 return Err(trace::TraceError::NoEvent(event.into()).into());
@@ -547,10 +544,7 @@ fn remove_instance_of(id: &str) {
 
 /// `hardened __learn-record --remove ID`.
 pub fn remove_main(id: &str) -> Result<i32> {
-    let tf = match Tracefs::host() {
-        Some(t) => t,
-        None => Tracefs::mount_private()?,
-    };
+    let tf = Tracefs::reach()?;
     if let Some(i) = tf.existing(&instance_name(id)) {
         i.remove()?;
     }

@@ -10,6 +10,7 @@ pub mod facts;
 #[cfg(test)]
 mod fuzz;
 pub mod gaps;
+pub mod hints;
 pub mod install;
 pub mod learn;
 pub mod learn_format;

@@ -62,32 +62,29 @@ impl Tracefs {
         })
     }
 
-    /// Enter a mount namespace of this process's own (mounts below `/` as slaves of the
-    /// host's, so nothing propagates back), and use the host's tracefs or, where the host has
-    /// none mounted, mount one at [`TRACEFS`] there. The process must be single-threaded.
-    pub fn mount_private() -> Result<Tracefs, TraceError> {
+    /// The host's tracefs, or one mounted at [`TRACEFS`] in this process's private mount
+    /// namespace (entered here if it has none yet: `userns::idmap::private_mount_namespace`, a
+    /// slave of the host's, so nothing reaches the host's mount table). The process must be
+    /// single-threaded when it has to enter one.
+    pub fn reach() -> Result<Tracefs, TraceError> {
         use nix::mount::{mount, MsFlags};
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-            .map_err(|e| io_err("enter a mount namespace of its own")(e.into()))?;
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .map_err(|e| io_err("make the private mount namespace a slave")(e.into()))?;
         if let Some(t) = Self::host() {
             return Ok(t);
         }
-        mount(
-            Some("tracefs"),
-            TRACEFS,
-            Some("tracefs"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None::<&str>,
-        )
-        .map_err(|e| io_err(format!("mount tracefs on {TRACEFS} (privately)"))(e.into()))?;
+        crate::userns::idmap::private_mount_namespace().map_err(|e| TraceError::Io {
+            what: "enter a private mount namespace for tracefs".into(),
+            source: io::Error::other(format!("{e:#}")),
+        })?;
+        if !is_tracefs(Path::new(TRACEFS)) {
+            mount(
+                Some("tracefs"),
+                TRACEFS,
+                Some("tracefs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                None::<&str>,
+            )
+            .map_err(|e| io_err(format!("mount tracefs on {TRACEFS} (privately)"))(e.into()))?;
+        }
         Ok(Tracefs {
             root: PathBuf::from(TRACEFS),
         })
@@ -143,6 +140,23 @@ impl Instance {
             .map_err(io_err(format!("open {}", path.display())))?;
         f.write_all(value.as_bytes())
             .map_err(io_err(format!("write {value:?} to {}", path.display())))
+    }
+
+    /// Add `value` to the instance's file `file` (`set_event_pid`: one more pid to follow).
+    pub fn append(&self, file: &str, value: &str) -> Result<(), TraceError> {
+        let path = self.dir.join(file);
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_err(format!("open {}", path.display())))?;
+        f.write_all(value.as_bytes())
+            .map_err(io_err(format!("add {value:?} to {}", path.display())))
+    }
+
+    /// Read the instance's file `file`.
+    pub fn get(&self, file: &str) -> Result<String, TraceError> {
+        let path = self.dir.join(file);
+        fs::read_to_string(&path).map_err(io_err(format!("read {}", path.display())))
     }
 
     /// Enable the event `group/name`, with `filter` (the kernel's filter syntax) if given.

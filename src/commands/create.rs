@@ -413,9 +413,11 @@ fn finish(ctx: &Ctx, id: &str, built: &Container, p: Prepared) -> Result<()> {
     p.gaps
         .after_create(pid)
         .with_context(|| format!("create container {id}"))?;
-    if ctx.policy.mode == crate::policy::Mode::Learn {
-        learn(ctx, id, pid, &p.spec, &p.rootfs)
-            .with_context(|| format!("create container {id}"))?;
+    match ctx.policy.mode {
+        crate::policy::Mode::Learn => learn(ctx, id, pid, &p.spec, &p.rootfs)
+            .with_context(|| format!("create container {id}"))?,
+        crate::policy::Mode::Permissive => {}
+        _ => crate::hints::follow(&ctx.root, id, pid, &ctx.policy.audit_log),
     }
     if let Some(spec) = p.lasting {
         bundle::write_shadow(&ctx.root, id, &p.caller, &spec)?;

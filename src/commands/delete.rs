@@ -72,6 +72,9 @@ pub fn delete_container(ctx: &Ctx, container: &mut Container, force: bool) -> Re
     let deleted = delete_libcontainer_part(ctx, container, force);
     // Learn mode: the container's processes are gone; write what it used (src/learn.rs). A
     // failure here is the operator's to know, not a reason to keep the container.
+    if deleted.is_ok() {
+        crate::hints::conclude(&ctx.root, &id);
+    }
     if deleted.is_ok() && crate::learn::learning(&ctx.root, &id) {
         match crate::learn::conclude(&ctx.root, &id) {
             Ok(file) => tracing::info!("learn mode: container {id} learned as {}", file.display()),

@@ -1,0 +1,494 @@
+//! Hints: when the hardening stops a container's program, the audit log says what was denied,
+//! to which program, and the policy key that would allow it (`hardened explain ID`).
+//!
+//! What is caught: a capability check that fails (`capability:cap_capable` with `ret != 0`),
+//! for the capabilities an ordinary image may need (Docker's default set: the ones a profile
+//! grants; the kernel also checks others, `SYS_ADMIN` above all, opportunistically, on paths
+//! where a denial changes nothing, and a hint for each would be noise).
+//!
+//! How, at no cost to a container that is denied nothing: one trace instance for the whole
+//! host ([`INSTANCE`], made by the first `create` and kept, with a small buffer), whose events
+//! are those of the pids it follows (`set_event_pid` with `options/event-fork`: a followed
+//! process's children are followed, exited ones dropped by the kernel). `create` adds the
+//! container's init; the events (capability denials, forks, exits, execs) wait in the kernel's
+//! buffer until the next `create`, `delete` or `explain` reads them and tells them apart by the
+//! process tree: a fork's child belongs to its parent's container. The tracker
+//! (`/run/hardened/hints/tracker.json`, under a lock) keeps the pid of each followed process
+//! and the hints so far per container. `delete` writes the container's hints into the audit
+//! log (one `"decision":"hint"` record each) and forgets it.
+//!
+//! The buffer is small and overwritten when full: a container that forks and is denied a great
+//! deal between two reads can lose events, which the tracker counts and `explain` reports.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::trace::{self, Tracefs};
+
+/// Where the tracker lives (a tmpfs on every host: it lasts as long as the containers).
+pub const DIR: &str = "/run/hardened/hints";
+/// The host's one trace instance for hints.
+pub const INSTANCE: &str = "hardened-hints";
+/// Per-CPU buffer (KiB).
+const BUFFER_KB: &str = "256";
+/// At most this many followed pids are kept (past it, those no longer running are dropped).
+const MAX_PIDS: usize = 50_000;
+
+/// The capabilities a hint is given for (numbers, `linux/capability.h`): Docker's default set.
+pub const HINTED_CAPS: [u32; 14] = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31];
+
+/// The events, and their filters.
+fn events() -> [(&'static str, Option<String>); 4] {
+    let caps = HINTED_CAPS
+        .iter()
+        .map(|c| format!("cap == {c}"))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    [
+        (
+            "capability/cap_capable",
+            Some(format!("ret != 0 && ({caps})")),
+        ),
+        ("sched/sched_process_fork", None),
+        ("sched/sched_process_exit", None),
+        ("sched/sched_process_exec", None),
+    ]
+}
+
+/// One hint: what was denied, to whom, how often, and what would allow it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    /// "capability".
+    pub kind: String,
+    /// What was denied (e.g. "CHOWN").
+    pub denied: String,
+    /// The programs (`comm`) it was denied to.
+    pub processes: Vec<String>,
+    pub count: u64,
+    /// In words.
+    pub what: String,
+    /// The policy key that would allow it.
+    pub allow: String,
+}
+
+/// A followed container.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Tracked {
+    id: String,
+    root: PathBuf,
+    init_pid: i32,
+    /// The policy's audit log, where `delete` writes the hints.
+    audit_log: PathBuf,
+    /// The init has executed the program: its events before are the runtime's set-up.
+    execed: bool,
+    hints: BTreeMap<String, Hint>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Tracker {
+    /// pid -> container key.
+    pids: BTreeMap<i32, String>,
+    containers: BTreeMap<String, Tracked>,
+    /// Events the kernel dropped since the tracker began (its buffer was full).
+    lost: u64,
+}
+
+fn key(root: &Path, id: &str) -> String {
+    format!("{}\u{0}{id}", root.display())
+}
+
+/// The tracker, locked for as long as this lives.
+struct Locked {
+    _lock: nix::fcntl::Flock<fs::File>,
+    path: PathBuf,
+    tracker: Tracker,
+}
+
+impl Locked {
+    fn open() -> Result<Locked> {
+        let dir = Path::new(DIR);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("create {DIR}"))?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))
+            .with_context(|| format!("open {DIR}/lock"))?;
+        let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .with_context(|| format!("lock {DIR}/lock"))?;
+        let path = dir.join("tracker.json");
+        let tracker = match fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
+            Err(_) => Tracker::default(),
+        };
+        Ok(Locked {
+            _lock: lock,
+            path,
+            tracker,
+        })
+    }
+
+    fn save(&mut self) -> Result<()> {
+        if self.tracker.pids.len() > MAX_PIDS {
+            self.tracker
+                .pids
+                .retain(|pid, _| Path::new(&format!("/proc/{pid}")).exists());
+        }
+        let tmp = self.path.with_extension("tmp");
+        fs::write(&tmp, serde_json::to_vec(&self.tracker)?)
+            .with_context(|| format!("write {}", tmp.display()))?;
+        fs::rename(&tmp, &self.path).with_context(|| format!("write {}", self.path.display()))
+    }
+
+    /// Read every event the kernel has buffered, and take each in.
+    fn drain(&mut self, instance: &trace::Instance) -> Result<()> {
+        let mut pipe = instance.pipe(true)?;
+        let mut bytes = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).context("read the hints' trace events"),
+            }
+        }
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            self.take(line);
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, line: &str) {
+        if let Some(n) = lost_events(line) {
+            self.tracker.lost += n;
+            return;
+        }
+        let Some(ev) = trace::parse_line(line) else {
+            return;
+        };
+        let t = &mut self.tracker;
+        match ev.name {
+            "sched_process_fork" => {
+                let parent = trace::field(ev.fields, "pid").and_then(|p| p.parse().ok());
+                let child = trace::field(ev.fields, "child_pid").and_then(|p| p.parse().ok());
+                if let (Some(parent), Some(child)) = (parent, child) {
+                    if let Some(k) = t.pids.get(&parent).cloned() {
+                        t.pids.insert(child, k);
+                    }
+                }
+            }
+            // The event is the exiting task's (a thread's too: its tid was followed as a fork).
+            "sched_process_exit" => {
+                t.pids.remove(&ev.pid);
+            }
+            "sched_process_exec" => {
+                if let Some(c) = t
+                    .pids
+                    .get(&ev.pid)
+                    .and_then(|k| t.containers.get_mut(k))
+                    .filter(|c| c.init_pid == ev.pid)
+                {
+                    c.execed = true;
+                }
+            }
+            "cap_capable" => {
+                let Some(c) = t.pids.get(&ev.pid).and_then(|k| t.containers.get_mut(k)) else {
+                    return;
+                };
+                if ev.pid == c.init_pid && !c.execed {
+                    return;
+                }
+                let Some(cap) = trace::field(ev.fields, "cap").and_then(|c| c.parse().ok()) else {
+                    return;
+                };
+                add_capability_hint(c, cap, ev.comm);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn add_capability_hint(c: &mut Tracked, cap: u32, comm: &str) {
+    let name = crate::learn_profile::cap_name(cap).unwrap_or_else(|| format!("capability {cap}"));
+    let h = c.hints.entry(format!("cap:{name}")).or_insert_with(|| Hint {
+        kind: "capability".into(),
+        denied: name.clone(),
+        processes: Vec::new(),
+        count: 0,
+        what: String::new(),
+        allow: format!(
+            "allow_capabilities = [\"{name}\"] in the container's profile (its config must ask for it: Docker's default set does){}",
+            builtin_for(&name)
+        ),
+    });
+    h.count += 1;
+    if !h.processes.iter().any(|p| p == comm) && h.processes.len() < 8 {
+        h.processes.push(comm.to_string());
+    }
+    h.what = format!(
+        "CAP_{name} was denied {} time(s) to {}: {}",
+        h.count,
+        h.processes.join(", "),
+        cap_meaning(&name)
+    );
+}
+
+/// What a denied capability usually means for a program.
+fn cap_meaning(name: &str) -> &'static str {
+    match name {
+        "CHOWN" => "the program changes the owner of files (an entrypoint that chowns its volume)",
+        "SETUID" | "SETGID" => "the program switches to another user (an entrypoint or server that drops to its service user)",
+        "DAC_OVERRIDE" => "root in the container writes or reads a file it does not own",
+        "FOWNER" => "the program changes the mode or times of a file it does not own",
+        "NET_BIND_SERVICE" => "the program binds a port below 1024",
+        "SYS_CHROOT" => "the program chroots (sshd's privilege separation)",
+        "KILL" => "the program signals a process of another user",
+        "NET_RAW" => "the program uses raw sockets (ping)",
+        "SETPCAP" | "SETFCAP" => "the program changes capabilities",
+        "FSETID" => "the program keeps set-id bits on files it changes",
+        "MKNOD" => "the program makes device nodes",
+        _ => "the defaults drop every capability",
+    }
+}
+
+/// A built-in profile that grants `cap`, as a suggestion.
+fn builtin_for(cap: &str) -> &'static str {
+    match cap {
+        "SETUID" | "SETGID" => {
+            ", or the built-in profile drop-to-user (builtin_profiles = [\"drop-to-user\"])"
+        }
+        "CHOWN" | "FOWNER" | "DAC_OVERRIDE" => {
+            ", or the built-in profile chown-and-drop (builtin_profiles = [\"chown-and-drop\"])"
+        }
+        _ => "",
+    }
+}
+
+/// `CPU:1 [LOST 12 EVENTS]`
+fn lost_events(line: &str) -> Option<u64> {
+    let rest = line.trim().strip_prefix("CPU:")?;
+    let rest = &rest[rest.find("[LOST ")? + 6..];
+    rest.split(' ').next()?.parse().ok()
+}
+
+/// The host's hints instance, made (once) if missing. `None` where the kernel lacks the events.
+fn instance(tf: &Tracefs) -> Result<Option<trace::Instance>> {
+    if let Some(i) = tf.existing(INSTANCE) {
+        return Ok(Some(i));
+    }
+    if !events().iter().all(|(e, _)| tf.has_event(e)) {
+        return Ok(None);
+    }
+    let i = tf.instance(INSTANCE)?;
+    let setup = (|| -> Result<()> {
+        i.set("buffer_size_kb", BUFFER_KB)?;
+        i.set("options/event-fork", "1")?;
+        for (event, filter) in events() {
+            i.enable(event, filter.as_deref())?;
+        }
+        Ok(())
+    })();
+    match setup {
+        Ok(()) => Ok(Some(i)),
+        Err(e) => {
+            let _ = i.remove();
+            Err(e)
+        }
+    }
+}
+
+/// Follow the container's init from now on (end of `create`). Best effort: a host without the
+/// events gets no hints, and a failure here never stops a container.
+pub fn follow(root: &Path, id: &str, init_pid: i32, audit_log: &Path) {
+    if let Err(e) = try_follow(root, id, init_pid, audit_log) {
+        tracing::debug!("hints: cannot follow container {id}: {e:#}");
+    }
+}
+
+fn try_follow(root: &Path, id: &str, init_pid: i32, audit_log: &Path) -> Result<()> {
+    let tf = Tracefs::reach()?;
+    let mut locked = Locked::open()?;
+    let Some(inst) = instance(&tf)? else {
+        return Ok(());
+    };
+    locked.drain(&inst)?;
+    let k = key(root, id);
+    locked.tracker.containers.insert(
+        k.clone(),
+        Tracked {
+            id: id.to_string(),
+            root: root.to_path_buf(),
+            init_pid,
+            audit_log: audit_log.to_path_buf(),
+            ..Tracked::default()
+        },
+    );
+    locked.tracker.pids.insert(init_pid, k);
+    inst.append("set_event_pid", &format!("{init_pid}\n"))?;
+    locked.save()
+}
+
+/// The hints of a container so far (it goes on being followed). `None`: not followed.
+pub fn peek(root: &Path, id: &str) -> Result<Option<(Vec<Hint>, u64)>> {
+    let tf = Tracefs::reach()?;
+    let mut locked = Locked::open()?;
+    if let Some(inst) = instance(&tf)? {
+        locked.drain(&inst)?;
+    }
+    let lost = locked.tracker.lost;
+    let out = locked
+        .tracker
+        .containers
+        .get(&key(root, id))
+        .map(|c| (c.hints.values().cloned().collect(), lost));
+    locked.save()?;
+    Ok(out)
+}
+
+/// `delete`: the container's hints, into the policy's audit log; it is no longer followed.
+pub fn conclude(root: &Path, id: &str) {
+    match take(root, id) {
+        Ok((hints, audit_log)) => {
+            for h in &hints {
+                crate::audit::append(&audit_log, &record(id, h));
+                tracing::info!(
+                    "hint for container {id}: {}; to allow it: {}",
+                    h.what,
+                    h.allow
+                );
+            }
+        }
+        Err(e) => tracing::debug!("hints: container {id}: {e:#}"),
+    }
+}
+
+fn take(root: &Path, id: &str) -> Result<(Vec<Hint>, PathBuf)> {
+    let none = || (Vec::new(), PathBuf::new());
+    if !Path::new(DIR).join("tracker.json").exists() {
+        return Ok(none());
+    }
+    let mut locked = Locked::open()?;
+    let k = key(root, id);
+    if !locked.tracker.containers.contains_key(&k) {
+        return Ok(none());
+    }
+    let tf = Tracefs::reach()?;
+    if let Some(inst) = instance(&tf)? {
+        locked.drain(&inst)?;
+    }
+    let c = locked.tracker.containers.remove(&k).unwrap_or_default();
+    locked.tracker.pids.retain(|_, v| *v != k);
+    locked.save()?;
+    Ok((c.hints.into_values().collect(), c.audit_log))
+}
+
+/// The audit log's record of one hint.
+pub fn record(id: &str, h: &Hint) -> serde_json::Value {
+    serde_json::json!({
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "command": "delete",
+        "id": id,
+        "decision": "hint",
+        "hint": h,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locked_in_memory() -> (Tracker, String) {
+        let mut t = Tracker::default();
+        let k = key(Path::new("/run/x"), "c1");
+        t.containers.insert(
+            k.clone(),
+            Tracked {
+                id: "c1".into(),
+                root: "/run/x".into(),
+                init_pid: 100,
+                ..Tracked::default()
+            },
+        );
+        t.pids.insert(100, k.clone());
+        (t, k)
+    }
+
+    fn feed(t: Tracker, lines: &[&str]) -> Tracker {
+        // `take` without the lock and the file: the same logic on a tracker in memory.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = fs::File::create(dir.path().join("lock")).expect("lock file");
+        let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .expect("lock");
+        let mut l = Locked {
+            _lock: lock,
+            path: dir.path().join("tracker.json"),
+            tracker: t,
+        };
+        for line in lines {
+            l.take(line);
+        }
+        l.tracker
+    }
+
+    #[test]
+    fn denials_are_told_apart_by_the_process_tree() {
+        let (t, k) = locked_in_memory();
+        let t = feed(
+            t,
+            &[
+                // The runtime's set-up, before the init execs: not the program's.
+                "  youki:[2:INIT]-100 [000] ..... 1.0: cap_capable: cred 1, target_ns 2, capable_ns 2, cap 7, ret -1",
+                "              sh-100 [000] ..... 1.1: sched_process_exec: filename=/bin/sh pid=100 old_pid=100",
+                "              sh-100 [000] ..... 1.2: sched_process_fork: comm=sh pid=100 child_comm=sh child_pid=101",
+                "           chown-101 [001] ..... 1.3: cap_capable: cred 1, target_ns 2, capable_ns 2, cap 0, ret -1",
+                "           chown-101 [001] ..... 1.4: cap_capable: cred 1, target_ns 2, capable_ns 2, cap 0, ret -1",
+                // A process of no followed container.
+                "           other-555 [001] ..... 1.5: cap_capable: cred 1, target_ns 2, capable_ns 2, cap 0, ret -1",
+                "           chown-101 [001] ..... 1.6: sched_process_exit: comm=chown pid=101 prio=120 group_dead=true",
+                "CPU:1 [LOST 3 EVENTS]",
+            ],
+        );
+        let c = &t.containers[&k];
+        assert!(c.execed);
+        assert_eq!(c.hints.len(), 1, "{:?}", c.hints);
+        let h = &c.hints["cap:CHOWN"];
+        assert_eq!(
+            (h.count, h.processes.clone()),
+            (2, vec!["chown".to_string()])
+        );
+        assert!(
+            h.allow.contains("allow_capabilities = [\"CHOWN\"]"),
+            "{}",
+            h.allow
+        );
+        assert!(
+            h.what.contains("CAP_CHOWN was denied 2 time(s) to chown"),
+            "{}",
+            h.what
+        );
+        assert!(!t.pids.contains_key(&101), "an exited process is forgotten");
+        assert_eq!(t.lost, 3);
+    }
+
+    #[test]
+    fn the_filter_names_every_hinted_capability() {
+        let (_, filter) = &events()[0];
+        let f = filter.as_deref().unwrap_or("");
+        assert!(f.starts_with("ret != 0 && (cap == 0 || "), "{f}");
+        assert!(!f.contains("cap == 21"), "SYS_ADMIN is not hinted: {f}");
+    }
+}
