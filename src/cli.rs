@@ -226,6 +226,9 @@ pub enum Command {
         after_help = "The policy file, its keys and every rule: docs/policy.md (hardened policy rules lists the rules)."
     )]
     Check(Check),
+    /// Say why the hardening stopped a container's program: what was denied to it, and the
+    /// policy key that would allow it (from the audit log's hints; docs/learn.md)
+    Explain(Explain),
     /// Show the effective policy, validate a policy file, or list the rules (docs/policy.md)
     #[command(
         subcommand,
@@ -278,6 +281,19 @@ pub struct Completion {
 pub struct Man {
     /// The directory to write hardened.8, hardened-create.8, ... into (created if missing)
     pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct Explain {
+    /// The container's id (running, or deleted: its hints are in the audit log)
+    #[arg(required_unless_present = "last")]
+    pub id: Option<String>,
+    /// The last container with hints in the audit log
+    #[arg(long, conflicts_with = "id")]
+    pub last: bool,
+    /// Print the hints as JSON, one object per line
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -343,9 +343,14 @@ fn try_follow(root: &Path, id: &str, init_pid: i32, audit_log: &Path) -> Result<
 
 /// The hints of a container so far (it goes on being followed). `None`: not followed.
 pub fn peek(root: &Path, id: &str) -> Result<Option<(Vec<Hint>, u64)>> {
-    let tf = Tracefs::reach()?;
+    if !Path::new(DIR).join("tracker.json").exists() {
+        return Ok(None);
+    }
     let mut locked = Locked::open()?;
-    if let Some(inst) = instance(&tf)? {
+    if !locked.tracker.containers.contains_key(&key(root, id)) {
+        return Ok(None);
+    }
+    if let Some(inst) = Tracefs::reach()?.existing(INSTANCE) {
         locked.drain(&inst)?;
     }
     let lost = locked.tracker.lost;

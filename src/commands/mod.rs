@@ -18,6 +18,7 @@ pub mod delete;
 pub mod doctor;
 pub mod events;
 pub mod exec;
+pub mod explain;
 pub mod features;
 pub mod install;
 pub mod kill;
