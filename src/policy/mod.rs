@@ -352,6 +352,45 @@ impl Policy {
     }
 }
 
+/// Docker's default capability set: what a learning container may keep when its config asks.
+pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FSETID",
+    "FOWNER",
+    "MKNOD",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SETFCAP",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+];
+
+const LEARN_WARNING: &str = "learn mode: the container keeps Docker's default capabilities (when its config asks for them) and a writable root, so that what it uses can be recorded; the user namespace, no_new_privs, seccomp, masked paths and the pids limit stay, and refusals still refuse";
+
+/// Learn mode's rules: the selected ones, plus Docker's default capabilities and a writable
+/// root (`crate::learn` records what the container uses of them). `None` in other modes.
+fn learn_rules(mode: Mode, rules: &Rules) -> Option<Rules> {
+    (mode == Mode::Learn).then(|| {
+        let mut r = rules.clone();
+        for cap in DOCKER_DEFAULT_CAPS {
+            if !r
+                .allow_capabilities
+                .iter()
+                .any(|c| c.trim_start_matches("CAP_").eq_ignore_ascii_case(cap))
+            {
+                r.allow_capabilities.push(cap.to_string());
+            }
+        }
+        r.readonly_rootfs = false;
+        r
+    })
+}
+
 /// Evaluate a container spec against the policy.
 pub fn evaluate(policy: &Policy, input: &Input) -> Verdict {
     let mut spec = input.spec.clone();
@@ -383,7 +422,14 @@ pub fn evaluate(policy: &Policy, input: &Input) -> Verdict {
             return Verdict::early(spec, policy.mode, findings);
         }
     };
-    ctx.rules = rules;
+    let learning = learn_rules(policy.mode, rules);
+    if learning.is_some() {
+        findings.warnings.push(Warning {
+            rule: RuleId::Mode,
+            what: LEARN_WARNING.into(),
+        });
+    }
+    ctx.rules = learning.as_ref().unwrap_or(rules);
     ctx.profile = profile.as_deref();
     let more = rules::run(&ctx, &mut spec);
     findings.changes.extend(more.changes);
@@ -413,8 +459,9 @@ pub fn evaluate_exec(policy: &Policy, container: &Spec, process: &Process) -> Ve
         }
     };
     let facts = Facts::default();
+    let learning = learn_rules(policy.mode, rules);
     let ctx = rules::Ctx {
-        rules,
+        rules: learning.as_ref().unwrap_or(rules),
         policy_file: policy.file_name(),
         profile: profile.as_deref(),
         container_id: "",

@@ -693,3 +693,39 @@ fn allowed_cgroup_parents_confine_the_path_and_name_the_key() {
         v.refusals
     );
 }
+
+#[test]
+fn learn_mode_keeps_dockers_capabilities_and_a_writable_root_and_still_refuses() {
+    let learn = Policy {
+        mode: Mode::Learn,
+        ..Policy::default()
+    };
+    let v = eval_with(&learn, &fixture("default"));
+    assert!(v.allowed(), "{:?}", v.refusals);
+    let caps = caps_of(&v.hardened);
+    for cap in [Capability::Chown, Capability::Setuid, Capability::NetRaw] {
+        assert!(caps.contains(&cap), "{cap:?} kept in learn mode: {caps:?}");
+    }
+    assert!(!caps.contains(&Capability::SysAdmin));
+    assert_ne!(v.hardened.root().as_ref().unwrap().readonly(), Some(true));
+    let p = v.hardened.process().as_ref().unwrap();
+    assert_eq!(p.no_new_privileges(), Some(true), "no_new_privs stays");
+    let linux = v.hardened.linux().as_ref().unwrap();
+    assert!(linux.seccomp().is_some(), "seccomp stays");
+    assert!(
+        linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::User),
+        "the user namespace stays"
+    );
+    assert!(v.warnings.iter().any(|w| w.what.starts_with("learn mode")));
+    // The same config in enforce mode loses them.
+    assert!(caps_of(&eval(&fixture("default")).hardened).is_empty());
+    // Learn mode is not audit mode: what enforce refuses, it refuses.
+    for name in ["cap-sys-admin", "privileged", "pid-host"] {
+        let v = eval_with(&learn, &fixture(name));
+        assert!(!v.allowed(), "{name} refused in learn mode");
+    }
+}
