@@ -19,8 +19,9 @@ const DOCKER_CAPS: &str = r#"["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FSETID","CAP_F
 /// A busybox bundle running `script`, whose config asks for Docker's default capabilities.
 fn bundle(sb: &Sandbox, name: &str, script: &str) -> PathBuf {
     let b = sb.bundle(name, &["sh", "-c", script]);
+    // As Docker sends it: its default capabilities, a writable root (no --read-only).
     let caps = format!(
-        ".process.capabilities = {{bounding: {DOCKER_CAPS}, effective: {DOCKER_CAPS}, permitted: {DOCKER_CAPS}}}"
+        ".process.capabilities = {{bounding: {DOCKER_CAPS}, effective: {DOCKER_CAPS}, permitted: {DOCKER_CAPS}}} | .root.readonly = false"
     );
     sb.edit_config(&b, &caps);
     b
@@ -139,5 +140,103 @@ fn a_container_denied_nothing_has_no_hints() {
     assert!(
         explained.ok() && explained.stdout.contains("no hints"),
         "{explained:?}"
+    );
+}
+
+/// What the learn run does: an entrypoint that makes its data directory, chowns it to its
+/// service user and writes there (as postgres's or nginx's do), then a probe of a raw socket
+/// when asked to.
+const ENTRYPOINT: &str = "mkdir -p /var/cache/app && chown 33:33 /var/cache/app && echo data > /var/cache/app/f && cat /var/cache/app/f && echo entrypoint-ok";
+
+#[test]
+fn a_profile_learned_from_one_run_runs_the_program_and_nothing_more() {
+    let sb = Sandbox::new();
+    let learned = sb.dir.path().join("learned");
+    write_policy(
+        &sb,
+        "learn",
+        &format!(
+            "mode = \"learn\"\nlearn_dir = {:?}",
+            learned.display().to_string()
+        ),
+        "",
+    );
+    // Learn: the program runs as under runc's defaults (it chowns, it writes its directory).
+    let b = bundle(&sb, "app-learn", ENTRYPOINT);
+    sb.edit_config(&b, ".annotations = {\"io.hardened.learn\": \"app\"}");
+    let out = run_container(&sb, "learn", &b, "learner");
+    assert!(out.ok() && out.stdout.contains("entrypoint-ok"), "{out:?}");
+    let toml = fs::read_to_string(learned.join("app.toml")).expect("the learned profile");
+    assert!(toml.contains("[profiles.app]"), "{toml}");
+    // CHOWN for the chown; DAC_OVERRIDE for root writing into a directory it no longer owns.
+    assert!(
+        toml.contains("allow_capabilities = [\"CHOWN\", \"DAC_OVERRIDE\"]"),
+        "only the capabilities used: {toml}"
+    );
+    assert!(
+        toml.contains("\"/var/cache/app\""),
+        "the directory written: {toml}"
+    );
+    assert!(toml.contains("readonly_rootfs = true"), "{toml}");
+    let evidence: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(learned.join("app.learned.json")).expect("the evidence"),
+    )
+    .expect("evidence JSON");
+    let syscalls = evidence["syscalls"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        syscalls
+            .iter()
+            .any(|s| s == "fchownat" || s == "chown" || s == "lchown"),
+        "{syscalls:?}"
+    );
+    assert!(!syscalls.iter().any(|s| s == "socket"), "{syscalls:?}");
+    assert!(
+        audit_records(&sb)
+            .iter()
+            .any(|r| r["id"] == "learner" && r["decision"] == "learned"),
+        "the audit log records what was learned"
+    );
+
+    // Adopt it: the policy lists the directory, the container names the profile.
+    write_policy(
+        &sb,
+        "learned",
+        &format!("profile_dirs = [{:?}]", learned.display().to_string()),
+        "",
+    );
+    let b = bundle(&sb, "app-run", ENTRYPOINT);
+    sb.edit_config(&b, ".annotations = {\"io.hardened.profile\": \"app\"}");
+    let out = run_container(&sb, "learned", &b, "adopted");
+    assert!(
+        out.ok() && out.stdout.contains("entrypoint-ok"),
+        "runs under what it learned: {out:?}"
+    );
+
+    // What it did not use stays denied: a raw socket (NET_RAW, socket(2)), a write to /etc
+    // (the read-only root), and the user namespace is still there.
+    let b = bundle(
+        &sb,
+        "app-probe",
+        &format!("{ENTRYPOINT}; /usr/bin/rawsock-probe; echo x > /etc/probe && echo etc-written; cat /proc/self/uid_map"),
+    );
+    sb.edit_config(&b, ".annotations = {\"io.hardened.profile\": \"app\"}");
+    let out = run_container(&sb, "learned", &b, "probed");
+    assert!(out.stdout.contains("entrypoint-ok"), "{out:?}");
+    assert!(
+        out.stdout.contains("rawsock: ") && !out.stdout.contains("rawsock: ok"),
+        "no raw socket: {out:?}"
+    );
+    assert!(
+        !out.stdout.contains("etc-written"),
+        "read-only root: {out:?}"
+    );
+    assert!(
+        !out.stdout.contains("         0          0 4294967295"),
+        "a user namespace of its own: {out:?}"
     );
 }

@@ -41,6 +41,8 @@ struct File<T> {
     audit_log: Option<PathBuf>,
     learn_dir: Option<PathBuf>,
     #[serde(default)]
+    profile_dirs: Vec<PathBuf>,
+    #[serde(default)]
     user_namespace: super::UsernsPool,
     #[serde(default)]
     allowed_cgroup_parents: Vec<String>,
@@ -65,7 +67,119 @@ fn invalid(path: &Path, message: impl Into<String>) -> LoadError {
     }
 }
 
-/// Parse policy text; `path` is only used in messages.
+/// A file of a `profile_dirs` directory: `[profiles.NAME]` tables only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Included {
+    #[serde(default)]
+    profiles: BTreeMap<String, toml::Table>,
+}
+
+/// Read the seccomp profile `rules.seccomp_profile` names (relative to `base`).
+fn load_seccomp(
+    rules: &mut Rules,
+    base: &Path,
+    policy: &Path,
+    table: &str,
+) -> Result<(), LoadError> {
+    let Some(file) = &rules.seccomp_profile else {
+        return Ok(());
+    };
+    let full = base.join(file);
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        invalid(
+            policy,
+            format!(
+                "in {table}: seccomp_profile = {file:?}: cannot read {}: {e}",
+                full.display()
+            ),
+        )
+    })?;
+    let profile: oci_spec::runtime::LinuxSeccomp =
+        serde_json::from_str(&text).map_err(|e| {
+            invalid(
+                policy,
+                format!(
+                    "in {table}: seccomp_profile = {file:?}: {} is not an OCI linux.seccomp object: {e}",
+                    full.display()
+                ),
+            )
+        })?;
+    rules.seccomp_profile = Some(full);
+    rules.seccomp_loaded = Some(super::LoadedSeccomp(profile));
+    Ok(())
+}
+
+/// Add the profiles of every `*.toml` file directly in `dir` (a `profile_dirs` entry): each
+/// inherits the policy's [defaults] as written, like a profile of the policy file.
+fn include_dir(
+    dir: &Path,
+    policy: &Path,
+    defaults: &toml::Table,
+    profiles: &mut BTreeMap<String, Rules>,
+) -> Result<(), LoadError> {
+    if !dir.is_absolute() {
+        return Err(invalid(
+            policy,
+            format!("profile_dirs: {dir:?} is not an absolute path"),
+        ));
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        invalid(
+            policy,
+            format!("profile_dirs: cannot read {}: {e}", dir.display()),
+        )
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).map_err(|e| invalid(&f, format!("cannot read it: {e}")))?;
+        let inc: Included = toml::from_str(&text).map_err(|e| {
+            invalid(
+                &f,
+                format!(
+                    "{} (a file of profile_dirs holds only [profiles.NAME] tables)",
+                    e.to_string().trim_end()
+                ),
+            )
+        })?;
+        for (name, table) in inc.profiles {
+            if profiles.contains_key(&name) {
+                return Err(invalid(
+                    &f,
+                    format!("[profiles.{name}] is defined twice: here and in {} or another file of its profile_dirs", policy.display()),
+                ));
+            }
+            let own_seccomp = table.contains_key("seccomp_profile");
+            let mut merged = defaults.clone();
+            for (k, v) in table {
+                merged.insert(k, v);
+            }
+            let mut rules = Rules::deserialize(merged).map_err(|e| {
+                invalid(
+                    &f,
+                    format!("in [profiles.{name}]: {}", e.to_string().trim_end()),
+                )
+            })?;
+            let base = if own_seccomp {
+                f.parent().unwrap_or(Path::new("/")).to_path_buf()
+            } else {
+                policy.parent().unwrap_or(Path::new("/")).to_path_buf()
+            };
+            load_seccomp(&mut rules, &base, &f, &format!("[profiles.{name}]"))?;
+            profiles.insert(name, rules);
+        }
+    }
+    Ok(())
+}
+
+/// Parse policy text (`path` names it in messages, and is where a relative `seccomp_profile`
+/// is), reading the files it names: `seccomp_profile` files and `profile_dirs`.
 pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
     toml::from_str::<File<Rules>>(text).map_err(|e| invalid(path, e.to_string().trim_end()))?;
     let file: File<toml::Table> =
@@ -90,6 +204,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
             )
         })?;
         profiles.insert(name, rules);
+    }
+    // Where each profile's relative seccomp_profile is: beside the file that names it.
+    let here = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let mut defaults = defaults;
+    load_seccomp(&mut defaults, &here, path, "[defaults]")?;
+    for (name, rules) in profiles.iter_mut() {
+        load_seccomp(rules, &here, path, &format!("[profiles.{name}]"))?;
+    }
+    for dir in &file.profile_dirs {
+        include_dir(dir, path, &file.defaults, &mut profiles)?;
     }
     let policy = Policy {
         version: version(file.version, path)?,
@@ -420,5 +544,63 @@ allow_capabilities = ["NET_BIND_SERVICE"]
     fn missing_explicit_file_is_an_error() {
         let err = load(Some(Path::new("/nonexistent/policy.toml"))).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/policy.toml"));
+    }
+
+    #[test]
+    fn profile_dirs_and_seccomp_profiles() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let dir = d.path().join("learned");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join("app.toml"),
+            "[profiles.app]\nallow_capabilities = [\"CHOWN\"]\nseccomp_profile = \"app.seccomp.json\"\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.join("app.seccomp.json"),
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        )
+        .expect("write");
+        let policy_file = d.path().join("policy.toml");
+        let text = format!(
+            "profile_dirs = [{:?}]\n[defaults]\npids_limit = 77\n",
+            dir.display().to_string()
+        );
+        let pol = parse(&text, &policy_file).expect("loads");
+        let app = &pol.profiles["app"];
+        assert_eq!(app.allow_capabilities, vec!["CHOWN".to_string()]);
+        assert_eq!(app.pids_limit, 77, "inherits [defaults]");
+        assert_eq!(
+            app.seccomp_profile.as_deref(),
+            Some(dir.join("app.seccomp.json").as_path())
+        );
+        assert!(app.seccomp_loaded.is_some());
+
+        // Defined twice: an error naming the file.
+        let twice = format!("{text}[profiles.app]\npids_limit = 5\n");
+        let err = parse(&twice, &policy_file).unwrap_err().to_string();
+        assert!(
+            err.contains("defined twice") && err.contains("app.toml"),
+            "{err}"
+        );
+        // A missing seccomp file: an error naming the key and the file.
+        std::fs::remove_file(dir.join("app.seccomp.json")).expect("rm");
+        let err = parse(&text, &policy_file).unwrap_err().to_string();
+        assert!(
+            err.contains("seccomp_profile") && err.contains("app.seccomp.json"),
+            "{err}"
+        );
+        // Anything but profiles in an included file: an error.
+        std::fs::write(dir.join("app.toml"), "mode = \"audit\"\n").expect("write");
+        let err = parse(&text, &policy_file).unwrap_err().to_string();
+        assert!(
+            err.contains("app.toml") && err.contains("only [profiles.NAME]"),
+            "{err}"
+        );
+        // A relative directory.
+        let err = parse("profile_dirs = [\"learned\"]\n", &policy_file)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an absolute path"), "{err}");
     }
 }

@@ -89,6 +89,12 @@ pub struct Rules {
     /// Give a container that has no user namespace one of its own, with a host ID range of its
     /// own and an idmapped root filesystem.
     pub user_namespace: bool,
+    /// A seccomp profile (an OCI `linux.seccomp` object in a JSON file; relative to the file
+    /// that names it) that replaces the caller's, with the baseline merged in.
+    pub seccomp_profile: Option<PathBuf>,
+    /// That profile, read when the policy is loaded (`evaluate` does no I/O).
+    #[serde(skip)]
+    pub seccomp_loaded: Option<LoadedSeccomp>,
     /// Run a container whose (engine-given) user namespace maps host uid or gid 0.
     pub allow_host_root_mapping: bool,
 }
@@ -126,9 +132,18 @@ impl Default for Rules {
             .to_vec(),
             user_namespace: true,
             allow_host_root_mapping: false,
+            seccomp_profile: None,
+            seccomp_loaded: None,
         }
     }
 }
+
+/// A seccomp profile read from the file a policy's `seccomp_profile` names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedSeccomp(pub oci_spec::runtime::LinuxSeccomp);
+
+// The profile is plain data (no floats): equality is total.
+impl Eq for LoadedSeccomp {}
 
 /// What to do with a bind mount whose filesystem cannot be idmapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -16,6 +16,30 @@ pub const RULE: Rule = Rule {
 
 fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
     let mut linux = spec.linux().clone().unwrap_or_default();
+    if let Some(own) = &ctx.rules.seccomp_loaded {
+        // The policy's profile (a learned one) replaces the caller's, baseline merged in.
+        if seccomp::is_unconfined(&own.0) && !ctx.rules.allow_unconfined_seccomp {
+            out.refuse(
+                "the policy's seccomp_profile allows every system call (unconfined)",
+                ctx.allow("allow_unconfined_seccomp = true"),
+            );
+            return;
+        }
+        let (merged, _) = seccomp::merge_baseline(&own.0);
+        if linux.seccomp().as_ref() != Some(&merged) {
+            linux.set_seccomp(Some(merged));
+            out.change(format!(
+                "applied the policy's seccomp profile {} (baseline merged in)",
+                ctx.rules
+                    .seccomp_profile
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("?"))
+                    .display()
+            ));
+            spec.set_linux(Some(linux));
+        }
+        return;
+    }
     match linux.seccomp().clone() {
         None => {
             if ctx.facts.spec.made_by_docker {
