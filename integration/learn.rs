@@ -11,7 +11,10 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{run, Out, Sandbox};
+use common::{
+    docker, docker_run_cmd, image, poll_for, run, test_env, unique, DockerContainer, Out, Sandbox,
+};
+use std::time::Duration;
 
 /// Docker's default capability set, as a config asks for it.
 const DOCKER_CAPS: &str = r#"["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FSETID","CAP_FOWNER","CAP_MKNOD","CAP_NET_RAW","CAP_SETGID","CAP_SETUID","CAP_SETFCAP","CAP_SETPCAP","CAP_NET_BIND_SERVICE","CAP_SYS_CHROOT","CAP_KILL","CAP_AUDIT_WRITE"]"#;
@@ -238,5 +241,111 @@ fn a_profile_learned_from_one_run_runs_the_program_and_nothing_more() {
     assert!(
         !out.stdout.contains("         0          0 4294967295"),
         "a user namespace of its own: {out:?}"
+    );
+}
+
+/// The audit log of the test daemon's runtime `name` (scripts/daemons.sh).
+fn daemon_dir() -> PathBuf {
+    PathBuf::from(test_env("HARDENED_TEST_DAEMON_DIR"))
+}
+
+fn log_records(path: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn container_id(name: &str) -> String {
+    let out = run(docker().args(["inspect", "-f", "{{.Id}}", name]));
+    assert!(out.ok(), "docker inspect {name}: {out:?}");
+    out.stdout.trim().to_string()
+}
+
+#[test]
+fn docker_a_denied_capability_is_a_hint() {
+    let name = unique("hint");
+    let _guard = DockerContainer(name.clone());
+    let out = run(docker_run_cmd("hardened")
+        .args(["--name", &name, &image()])
+        .args(["sh", "-c", "chown 33 /tmp; echo ran"]));
+    assert!(out.stdout.contains("ran"), "{out:?}");
+    let id = container_id(&name);
+    // Docker deletes the task (the runtime's delete) once it exits.
+    let log = daemon_dir().join("audit/default.log");
+    let hint = poll_for(Duration::from_secs(20), Duration::from_millis(100), || {
+        log_records(&log)
+            .into_iter()
+            .find(|r| r["id"] == id.as_str() && r["decision"] == "hint")
+    });
+    let hint = hint.unwrap_or_else(|| panic!("no hint for {id} in {}", log.display()));
+    assert_eq!(hint["hint"]["denied"], "CHOWN", "{hint}");
+    assert!(
+        hint["hint"]["allow"]
+            .as_str()
+            .unwrap_or("")
+            .contains("allow_capabilities"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn docker_learn_then_run_under_the_learned_profile() {
+    let dir = daemon_dir();
+    let name = unique("learn");
+    let guard = DockerContainer(name.clone());
+    let out = run(docker_run_cmd("hardened-learn")
+        .args(["--name", &name, &image()])
+        .args(["sh", "-c", ENTRYPOINT]));
+    assert!(out.ok() && out.stdout.contains("entrypoint-ok"), "{out:?}");
+    // Docker passes no annotation: the profile is named by the container's short id.
+    let short: String = container_id(&name).chars().take(12).collect();
+    let toml_file = dir.join("learned").join(format!("{short}.toml"));
+    let toml = poll_for(Duration::from_secs(20), Duration::from_millis(100), || {
+        fs::read_to_string(&toml_file).ok()
+    })
+    .unwrap_or_else(|| panic!("no learned profile {}", toml_file.display()));
+    drop(guard);
+    assert!(
+        toml.contains("allow_capabilities = [\"CHOWN\", \"DAC_OVERRIDE\"]"),
+        "{toml}"
+    );
+    assert!(toml.contains("\"/var/cache/app\""), "{toml}");
+
+    // Adopt it under the name the hardened-adopted runtime runs (default_profile = "adopted").
+    let adopted = dir.join("adopted");
+    fs::copy(
+        dir.join("learned").join(format!("{short}.seccomp.json")),
+        adopted.join(format!("{short}.seccomp.json")),
+    )
+    .expect("copy the seccomp profile");
+    fs::write(
+        adopted.join("adopted.toml"),
+        toml.replace(&format!("[profiles.{short}]"), "[profiles.adopted]"),
+    )
+    .expect("adopt");
+    let out = run(docker_run_cmd("hardened-adopted")
+        .args(["--rm", &image()])
+        .args([
+            "sh",
+            "-c",
+            &format!(
+                "{ENTRYPOINT}; /usr/bin/rawsock-probe; echo x > /etc/probe && echo etc-written"
+            ),
+        ]));
+    let _ = fs::remove_file(adopted.join("adopted.toml"));
+    let _ = fs::remove_file(adopted.join(format!("{short}.seccomp.json")));
+    assert!(
+        out.stdout.contains("entrypoint-ok"),
+        "runs under what it learned: {out:?}"
+    );
+    assert!(
+        out.stdout.contains("rawsock: ") && !out.stdout.contains("rawsock: ok"),
+        "no raw socket: {out:?}"
+    );
+    assert!(
+        !out.stdout.contains("etc-written"),
+        "read-only root: {out:?}"
     );
 }

@@ -269,6 +269,20 @@ TOML
 audit_log = "$dir/audit/parents.log"
 allowed_cgroup_parents = ["$(cat "$dir/docker-cgroup-parent")"]
 TOML
+  # Learn mode (integration/learn.rs): profiles learned into DIR/learned; the test adopts one
+  # as "adopted" in DIR/adopted, which hardened-adopted runs every container under (Docker 20.10
+  # passes no annotation to pick a profile).
+  mkdir -p "$dir/learned" "$dir/adopted"
+  cat > "$dir/policy/learn.toml" <<TOML
+mode = "learn"
+audit_log = "$dir/audit/learn.log"
+learn_dir = "$dir/learned"
+TOML
+  cat > "$dir/policy/adopted.toml" <<TOML
+audit_log = "$dir/audit/adopted.log"
+profile_dirs = ["$dir/adopted"]
+default_profile = "adopted"
+TOML
   rt() { printf '"%s": { "path": "%s", "runtimeArgs": ["--policy", "%s"] }' "$1" "$hardened" "$dir/policy/$2.toml"; }
   # The workload suite's profiles (integration/workloads/profiles/NAME.toml, docs/workloads.md):
   # one runtime hardened-wl-NAME each, the audit log under DIR.
@@ -288,7 +302,9 @@ TOML
     $(rt hardened-web web),
     $(rt hardened-chown chown),
     $(rt hardened-writable writable),
-    $(rt hardened-parents parents)$wl
+    $(rt hardened-parents parents),
+    $(rt hardened-learn learn),
+    $(rt hardened-adopted adopted)$wl
   },
   "storage-driver": "overlay2",
   "log-driver": "json-file"

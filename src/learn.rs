@@ -45,10 +45,11 @@ const BUFFER_KB: &str = "2048";
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The events the recorder needs.
-pub const EVENTS: [&str; 3] = [
+pub const EVENTS: [&str; 4] = [
     "capability/cap_capable",
     "raw_syscalls/sys_enter",
     "sched/sched_process_exec",
+    "sched/sched_process_fork",
 ];
 /// At most this many entries of the root filesystem are looked at for writes.
 const WALK_LIMIT: usize = 500_000;
@@ -249,7 +250,7 @@ pub fn record_main(root: &Path, id: &str) -> Result<i32> {
     let mut out = std::io::stdout();
     let result = (|| -> Result<Recording> {
         let start: Start = read_json(&dir.join("start.json"))?;
-        Recording::new(&start)
+        Recording::new(&start, &dir)
     })();
     let recording = match result {
         Ok(r) => r,
@@ -277,8 +278,14 @@ struct Recording {
     pipe: fs::File,
     pidfd: std::os::fd::OwnedFd,
     init_pid: i32,
-    /// The init has executed the user's program: from then on its events are the program's.
-    init_execed: bool,
+    /// The program's processes: the init once it executed the user's program, and what they
+    /// fork. A process the init forks before (a hook: Docker's prestart hook runs as the host's
+    /// root) is the runtime's, not the program's.
+    program: std::collections::HashSet<i32>,
+    /// The host's user namespace as the events name it. A check against it is not the
+    /// container's: its processes hold no capability there, and what is granted there is
+    /// overlayfs acting with the credentials of whoever mounted the root filesystem.
+    host_ns: String,
     record: Record,
     /// The filter that keeps known system calls out of the stream.
     filter_ids: Vec<i64>,
@@ -288,7 +295,7 @@ struct Recording {
 }
 
 impl Recording {
-    fn new(start: &Start) -> Result<Recording> {
+    fn new(start: &Start, dir: &Path) -> Result<Recording> {
         let pid = rustix::process::Pid::from_raw(start.init_pid)
             .context("the container has no init process")?;
         let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
@@ -306,26 +313,31 @@ impl Recording {
             }
         }
         let instance = tf.instance(&instance_name(&start.id))?;
-        let setup = (|| -> Result<()> {
+        let setup = (|| -> Result<(fs::File, String)> {
             instance.set("buffer_size_kb", BUFFER_KB)?;
+            let pipe = instance.pipe(true)?;
+            let host_ns = host_user_ns(&instance, &pipe, &dir.join("nsprobe"))?;
             instance.set("options/event-fork", "1")?;
             instance.set("set_event_pid", &start.init_pid.to_string())?;
             for event in EVENTS {
                 instance.enable(event, None)?;
             }
-            Ok(())
+            Ok((pipe, host_ns))
         })();
-        if let Err(e) = setup {
-            let _ = instance.remove();
-            return Err(e);
-        }
-        let pipe = instance.pipe(true)?;
+        let (pipe, host_ns) = match setup {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = instance.remove();
+                return Err(e);
+            }
+        };
         Ok(Recording {
             instance,
             pipe,
             pidfd,
             init_pid: start.init_pid,
-            init_execed: false,
+            program: std::collections::HashSet::new(),
+            host_ns,
             record: Record::default(),
             filter_ids: Vec::new(),
             filter_ok: true,
@@ -405,22 +417,38 @@ impl Recording {
         match ev.name {
             "sched_process_exec" => {
                 if ev.pid == self.init_pid {
-                    self.init_execed = true;
+                    self.program.insert(ev.pid);
                 }
-                if let Some(f) = trace::field(ev.fields, "filename") {
-                    self.record.programs.insert(f.to_string());
+                if self.program.contains(&ev.pid) {
+                    if let Some(f) = trace::field(ev.fields, "filename") {
+                        self.record.programs.insert(f.to_string());
+                    }
+                }
+            }
+            "sched_process_fork" => {
+                let parent = trace::field(ev.fields, "pid").and_then(|p| p.parse().ok());
+                let child = trace::field(ev.fields, "child_pid").and_then(|p| p.parse().ok());
+                if let (Some(parent), Some(child)) = (parent, child) {
+                    if self.program.contains(&parent) {
+                        self.program.insert(child);
+                    }
                 }
             }
             "sys_enter" => {
-                // The runtime's own steps before the exec count too: they run under the
-                // container's filter (it is loaded just before `execve`).
+                // The init's own steps before the exec count too: the container's filter is
+                // loaded just before `execve`, and they run under it.
+                if ev.pid != self.init_pid && !self.program.contains(&ev.pid) {
+                    return;
+                }
                 if let Some(nr) = trace::syscall_nr(ev.fields) {
                     self.record.syscalls.insert(nr);
                 }
             }
             "cap_capable" => {
                 // Before the init's exec, capability checks are the runtime's (its user switch).
-                if ev.pid == self.init_pid && !self.init_execed {
+                if !self.program.contains(&ev.pid)
+                    || trace::field(ev.fields, "target_ns") == Some(self.host_ns.as_str())
+                {
                     return;
                 }
                 let cap = trace::field(ev.fields, "cap").and_then(|c| c.parse::<u32>().ok());
@@ -462,6 +490,40 @@ impl Recording {
         }
         self.filter_ids = seen;
     }
+}
+
+/// How the events name the host's user namespace: the recorder (the host's root) follows
+/// itself for one capability check of its own, a chown of a file of its own to another owner.
+fn host_user_ns(instance: &trace::Instance, pipe: &fs::File, scratch: &Path) -> Result<String> {
+    instance.set("set_event_pid", &std::process::id().to_string())?;
+    instance.enable(EVENTS[0], None)?;
+    let _ = fs::remove_file(scratch);
+    fs::write(scratch, b"").with_context(|| format!("create {}", scratch.display()))?;
+    let chowned = nix::unistd::chown(
+        scratch,
+        Some(nix::unistd::Uid::from_raw(1)),
+        Some(nix::unistd::Gid::from_raw(1)),
+    );
+    let _ = fs::remove_file(scratch);
+    chowned.context("learn mode: find the host's user namespace (chown a file of its own)")?;
+    let mut text = String::new();
+    let mut reader = pipe;
+    let mut buf = [0u8; 4096];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    instance.set(&format!("events/{}/enable", EVENTS[0]), "0")?;
+    let me = std::process::id() as i32;
+    text.lines()
+        .filter_map(trace::parse_line)
+        .find(|e| e.pid == me && e.name == "cap_capable")
+        .and_then(|e| trace::field(e.fields, "target_ns").map(String::from))
+        .context("learn mode: the kernel did not report the recorder's own capability check")
 }
 
 /// `CPU:1 [LOST 12 EVENTS]`

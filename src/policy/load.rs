@@ -42,6 +42,7 @@ struct File<T> {
     learn_dir: Option<PathBuf>,
     #[serde(default)]
     profile_dirs: Vec<PathBuf>,
+    default_profile: Option<String>,
     #[serde(default)]
     user_namespace: super::UsernsPool,
     #[serde(default)]
@@ -227,6 +228,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
         source: Some(path.to_path_buf()),
         user_namespace: file.user_namespace,
         allowed_cgroup_parents: file.allowed_cgroup_parents,
+        default_profile: file.default_profile,
         defaults,
         profiles,
     };
@@ -259,6 +261,17 @@ fn version(v: Option<i64>, path: &Path) -> Result<u32, LoadError> {
 fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
     validate_cgroup_parents(&p.allowed_cgroup_parents, path)?;
     validate_userns_pool(&p.user_namespace, path)?;
+    if let Some(name) = &p.default_profile {
+        if !p.profiles.contains_key(name) {
+            return Err(invalid(
+                path,
+                format!(
+                    "default_profile = {name:?} names no profile of the policy (defined: {}): add a [profiles.{name}] table, here or in a file of profile_dirs",
+                    p.profile_names().unwrap_or_else(|| "none".into())
+                ),
+            ));
+        }
+    }
     let all = std::iter::once(("[defaults]".to_string(), &p.defaults)).chain(
         p.profiles
             .iter()

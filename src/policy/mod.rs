@@ -207,6 +207,9 @@ pub struct Policy {
     pub allowed_cgroup_parents: Vec<String>,
     /// The pool of host ID ranges for user namespaces (`[user_namespace]`).
     pub user_namespace: UsernsPool,
+    /// The profile a container gets when its config names none (`io.hardened.profile`): for
+    /// engines that cannot pass annotations (Docker before 24), one runtime entry per profile.
+    pub default_profile: Option<String>,
     pub defaults: Rules,
     /// Named profiles, each the defaults with the keys the operator wrote replaced.
     pub profiles: BTreeMap<String, Rules>,
@@ -222,6 +225,7 @@ impl Default for Policy {
             source: None,
             user_namespace: UsernsPool::default(),
             allowed_cgroup_parents: Vec::new(),
+            default_profile: None,
             defaults: Rules::default(),
             profiles: BTreeMap::new(),
         }
@@ -333,7 +337,8 @@ fn select_profile<'p>(
         .annotations()
         .as_ref()
         .and_then(|a| a.get(PROFILE_ANNOTATION))
-        .filter(|n| !n.is_empty());
+        .filter(|n| !n.is_empty())
+        .or(policy.default_profile.as_ref());
     match wanted {
         None => Ok((None, &policy.defaults)),
         Some(name) => match policy.profiles.get(name) {
