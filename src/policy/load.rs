@@ -44,6 +44,8 @@ struct File<T> {
     profile_dirs: Vec<PathBuf>,
     default_profile: Option<String>,
     #[serde(default)]
+    builtin_profiles: Vec<String>,
+    #[serde(default)]
     user_namespace: super::UsernsPool,
     #[serde(default)]
     allowed_cgroup_parents: Vec<String>,
@@ -215,6 +217,35 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
     }
     for dir in &file.profile_dirs {
         include_dir(dir, path, &file.defaults, &mut profiles)?;
+    }
+    for name in &file.builtin_profiles {
+        let Some(keys) = super::builtin_profile(name) else {
+            return Err(invalid(
+                path,
+                format!(
+                    "builtin_profiles: {name:?} is not a built-in profile (built-in: {})",
+                    super::BUILTIN_PROFILES.map(|(n, _)| n).join(", ")
+                ),
+            ));
+        };
+        if profiles.contains_key(name) {
+            return Err(invalid(
+                path,
+                format!("builtin_profiles: {name:?} is also a profile of the policy: rename one"),
+            ));
+        }
+        // A built-in profile: the operator's [defaults] with its own keys replaced.
+        let mut merged = file.defaults.clone();
+        for (k, v) in keys {
+            merged.insert(k, v);
+        }
+        let rules = Rules::deserialize(merged).map_err(|e| {
+            invalid(
+                path,
+                format!("builtin profile {name}: {}", e.to_string().trim_end()),
+            )
+        })?;
+        profiles.insert(name.clone(), rules);
     }
     let policy = Policy {
         version: version(file.version, path)?,
@@ -615,5 +646,34 @@ allow_capabilities = ["NET_BIND_SERVICE"]
             .unwrap_err()
             .to_string();
         assert!(err.contains("not an absolute path"), "{err}");
+    }
+
+    #[test]
+    fn builtin_profiles_exist_only_when_named() {
+        let pol = parse("", Path::new("/p.toml")).expect("empty");
+        assert!(pol.profiles.is_empty());
+        let pol = parse(
+            "builtin_profiles = [\"drop-to-user\"]\n[defaults]\npids_limit = 9\n",
+            Path::new("/p.toml"),
+        )
+        .expect("loads");
+        let p = &pol.profiles["drop-to-user"];
+        assert_eq!(
+            p.allow_capabilities,
+            vec!["SETUID".to_string(), "SETGID".to_string()]
+        );
+        assert_eq!(p.pids_limit, 9, "inherits [defaults]");
+        assert!(p.readonly_rootfs && p.user_namespace && p.no_new_privileges);
+        let err = parse("builtin_profiles = [\"root\"]\n", Path::new("/p.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("drop-to-user, chown-and-drop"), "{err}");
+        let err = parse(
+            "builtin_profiles = [\"drop-to-user\"]\n[profiles.drop-to-user]\npids_limit = 3\n",
+            Path::new("/p.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("rename one"), "{err}");
     }
 }

@@ -372,6 +372,33 @@ impl Policy {
     }
 }
 
+/// The built-in profiles, which exist only when the operator names them in `builtin_profiles`
+/// (a workload cannot widen itself by annotation): name and the capabilities it allows. Each
+/// keeps the user namespace (so the capabilities reach only the container's own IDs),
+/// `no_new_privs`, the read-only root, seccomp and the masked paths.
+pub const BUILTIN_PROFILES: [(&str, &[&str]); 2] = [
+    // Entrypoints that start as root and drop to a service user (setpriv, gosu, su-exec):
+    // redis, mariadb, rabbitmq, supervisord, apache2's children.
+    ("drop-to-user", &["SETUID", "SETGID"]),
+    // Entrypoints that chown their volume first, then drop: postgres (and nginx's temp
+    // directories, which also need a writable /var/lib/nginx).
+    (
+        "chown-and-drop",
+        &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
+    ),
+];
+
+/// The keys of the built-in profile `name`, as a profile table.
+pub fn builtin_profile(name: &str) -> Option<toml::Table> {
+    let (_, caps) = BUILTIN_PROFILES.iter().find(|(n, _)| *n == name)?;
+    let mut t = toml::Table::new();
+    t.insert(
+        "allow_capabilities".into(),
+        toml::Value::Array(caps.iter().map(|c| toml::Value::from(*c)).collect()),
+    );
+    Some(t)
+}
+
 /// Docker's default capability set: what a learning container may keep when its config asks.
 pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
     "CHOWN",
