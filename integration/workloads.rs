@@ -71,17 +71,6 @@ fn images() {
 /// A container removed on drop with its anonymous volumes.
 struct Container(String);
 
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker()
-            .args(["rm", "-f", "-v", &self.0])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// The first lines of the container's log (stdout and stderr).
 fn logs(name: &str) -> String {
     let out = run(docker().args(["logs", name]));
@@ -94,7 +83,21 @@ fn logs(name: &str) -> String {
 /// state and log.
 fn serve(w: &Workload, runtime: &str) -> Result<(), String> {
     let name = unique(&format!("wl-{}", w.name));
+    serve_named(w, runtime, &name, false)
+}
+
+/// `serve` as the container `name`; `keep`: leave it for the caller to remove.
+fn serve_named(w: &Workload, runtime: &str, name: &str, keep: bool) -> Result<(), String> {
+    let guard = (!keep).then(|| Container(name.to_string()));
+    let served = serve_in(w, runtime, name);
+    drop(guard);
+    served
+}
+
+fn serve_in(w: &Workload, runtime: &str, name: &str) -> Result<(), String> {
+    let name = name.to_string();
     let c = Container(name.clone());
+    let c = std::mem::ManuallyDrop::new(c);
     let mut cmd = docker();
     cmd.args([
         "run",
@@ -159,7 +162,95 @@ fn check(w: &Workload) {
         if let Err(e) = serve(w, &format!("hardened-wl-{profile}")) {
             panic!("{}: does not run under the profile {profile}: {e}", w.name);
         }
+        learn(w);
     }
+}
+
+/// Learn mode (docs/learn.md): run the image under `hardened-learn` and check it serves, delete
+/// it (the profile is written), adopt the profile, and run the image under it (the runtime
+/// `hardened-adopted-NAME`): it serves, with the read-only root and no capability it did not use.
+fn learn(w: &Workload) {
+    let dir = std::path::PathBuf::from(test_env("HARDENED_TEST_DAEMON_DIR"));
+    let (served, id) = serve_as(w, "hardened-learn");
+    if let Err(e) = served {
+        panic!("{}: does not run in learn mode: {e}", w.name);
+    }
+    let short: String = id.chars().take(12).collect();
+    let learned = dir.join("learned").join(format!("{short}.toml"));
+    let toml = common::poll_for(Duration::from_secs(30), Duration::from_millis(200), || {
+        std::fs::read_to_string(&learned).ok()
+    })
+    .unwrap_or_else(|| panic!("{}: no learned profile {}", w.name, learned.display()));
+    eprintln!("{}: learned\n{toml}", w.name);
+    let adopted = dir.join("adopted-wl").join(w.name);
+    std::fs::copy(
+        dir.join("learned").join(format!("{short}.seccomp.json")),
+        adopted.join(format!("{short}.seccomp.json")),
+    )
+    .expect("copy the learned seccomp profile");
+    std::fs::write(
+        adopted.join(format!("{}.toml", w.name)),
+        toml.replace(
+            &format!("[profiles.{short}]"),
+            &format!("[profiles.{}]", w.name),
+        ),
+    )
+    .expect("adopt the learned profile");
+    assert!(toml.contains("readonly_rootfs = true"), "{toml}");
+    assert!(
+        !toml.contains("\"NET_RAW\""),
+        "{}: nothing used a raw socket: {toml}",
+        w.name
+    );
+    let runtime = format!("hardened-adopted-{}", w.name);
+    let (served, id) = serve_as_kept(w, &runtime);
+    let c = Container(id);
+    if let Err(e) = served {
+        panic!(
+            "{}: does not run under the profile learned from it: {e}\n{toml}",
+            w.name
+        );
+    }
+    // From inside: the root is read-only (a tool the program never ran may also be refused a
+    // system call by the learned filter: either way nothing is written).
+    let probe = run(docker().args([
+        "exec",
+        &c.0,
+        "sh",
+        "-c",
+        "echo x > /etc/hardened-probe && echo etc-written",
+    ]));
+    assert!(
+        !probe.stdout.contains("etc-written"),
+        "{}: {probe:?}",
+        w.name
+    );
+    // Its first process has no NET_RAW (bit 13): its status, read from the host.
+    let pid = run(docker().args(["inspect", "-f", "{{.State.Pid}}", &c.0]));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.stdout.trim()))
+        .unwrap_or_else(|e| panic!("{}: status of pid {}: {e}", w.name, pid.stdout.trim()));
+    let capeff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("{}: no CapEff: {status}", w.name));
+    assert_eq!(capeff & (1 << 13), 0, "{}: NET_RAW: {status}", w.name);
+}
+
+/// `serve`, and the container's id (the container is removed, and so deleted by the runtime).
+fn serve_as(w: &Workload, runtime: &str) -> (Result<(), String>, String) {
+    let (served, id) = serve_as_kept(w, runtime);
+    let out = run(docker().args(["rm", "-f", "-v", &id]));
+    assert!(out.ok(), "{}: docker rm -f {id}: {out:?}", w.name);
+    (served, id)
+}
+
+/// `serve`, keeping the container (running if it serves) for the caller; returns its id.
+fn serve_as_kept(w: &Workload, runtime: &str) -> (Result<(), String>, String) {
+    let name = unique(&format!("wl-{}", w.name));
+    let served = serve_named(w, runtime, &name, true);
+    let id = run(docker().args(["inspect", "-f", "{{.Id}}", &name]));
+    (served, id.stdout.trim().to_string())
 }
 
 const SH: &str = "sh";

@@ -292,6 +292,18 @@ TOML
     { printf 'audit_log = "%s"\n' "$dir/audit/workloads.log"; cat "$f"; } > "$dir/policy/wl-$n.toml"
     wl="$wl, $(rt "hardened-wl-$n" "wl-$n")"
   done
+  # Per workload image, a runtime that runs the profile learned from it (integration/workloads.rs
+  # adopts it into DIR/adopted-wl/NAME as [profiles.NAME]).
+  for d in "$here"/integration/workloads/images/*/; do
+    n=$(basename "$d")
+    mkdir -p "$dir/adopted-wl/$n"
+    cat > "$dir/policy/adopted-wl-$n.toml" <<TOML
+audit_log = "$dir/audit/workloads.log"
+profile_dirs = ["$dir/adopted-wl/$n"]
+default_profile = "$n"
+TOML
+    wl="$wl, $(rt "hardened-adopted-$n" "adopted-wl-$n")"
+  done
   cat > "$dir/daemon.json" <<JSON
 {
   "runtimes": {

@@ -235,6 +235,9 @@ pub enum Command {
         after_help = "The policy file, its keys, its version and every rule: docs/policy.md."
     )]
     Policy(PolicyCmd),
+    /// The profiles learn mode wrote into the policy's learn_dir (docs/learn.md)
+    #[command(subcommand)]
+    Profile(ProfileCmd),
     /// Check what this host gives the runtime: user namespaces, ID ranges, idmapped mounts,
     /// the mount API, cgroups, seccomp, AppArmor/SELinux, the engines, the policy (changes
     /// nothing; exits 1 when a check fails)
@@ -329,6 +332,21 @@ pub enum RulesFormat {
     Json,
     /// The rule table of docs/policy.md
     Markdown,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCmd {
+    /// One line per learned profile: name, container, when, capabilities, system calls,
+    /// writable directories
+    List,
+    /// A learned profile, and the evidence behind it in words
+    Show {
+        /// The profile's name (NAME.toml in learn_dir)
+        name: String,
+    },
+    /// What a learned profile grants beyond the built-in defaults, or beyond another profile
+    /// (of the policy, or learned)
+    Diff { name: String, other: Option<String> },
 }
 
 #[derive(Subcommand, Debug)]

@@ -282,6 +282,10 @@ struct Recording {
     /// fork. A process the init forks before (a hook: Docker's prestart hook runs as the host's
     /// root) is the runtime's, not the program's.
     program: std::collections::HashSet<i32>,
+    /// `exec` processes of the runtime (from `exec-roots`) and what they fork: what executes a
+    /// program below them joins `program`.
+    exec_tree: std::collections::HashSet<i32>,
+    exec_roots: PathBuf,
     /// The host's user namespace as the events name it. A check against it is not the
     /// container's: its processes hold no capability there, and what is granted there is
     /// overlayfs acting with the credentials of whoever mounted the root filesystem.
@@ -337,6 +341,8 @@ impl Recording {
             pidfd,
             init_pid: start.init_pid,
             program: std::collections::HashSet::new(),
+            exec_tree: std::collections::HashSet::new(),
+            exec_roots: dir.join("exec-roots"),
             host_ns,
             record: Record::default(),
             filter_ids: Vec::new(),
@@ -416,7 +422,7 @@ impl Recording {
         self.record.events += 1;
         match ev.name {
             "sched_process_exec" => {
-                if ev.pid == self.init_pid {
+                if ev.pid == self.init_pid || self.exec_tree.contains(&ev.pid) {
                     self.program.insert(ev.pid);
                 }
                 if self.program.contains(&ev.pid) {
@@ -431,6 +437,14 @@ impl Recording {
                 if let (Some(parent), Some(child)) = (parent, child) {
                     if self.program.contains(&parent) {
                         self.program.insert(child);
+                    } else {
+                        if !self.exec_tree.contains(&parent) && parent != self.init_pid {
+                            // A parent not seen before: an `exec` of the runtime's, listed first.
+                            self.read_exec_roots();
+                        }
+                        if self.exec_tree.contains(&parent) {
+                            self.exec_tree.insert(child);
+                        }
                     }
                 }
             }
@@ -466,6 +480,13 @@ impl Recording {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn read_exec_roots(&mut self) {
+        if let Ok(text) = fs::read_to_string(&self.exec_roots) {
+            self.exec_tree
+                .extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
         }
     }
 
@@ -539,6 +560,33 @@ pub fn discard(root: &Path, id: &str) {
     let dir = state_dir(root, id);
     if dir.exists() {
         let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+/// `exec` into a learning container: from this process on (its children through
+/// `options/event-fork`), what it starts is followed, and what executes a program below it is
+/// the container's program too. The recorder learns this process's pid from `exec-roots`,
+/// written before the pid is followed. Best effort: a failure leaves the exec'd process out of
+/// the profile, with a warning.
+pub fn follow_exec(root: &Path, id: &str) {
+    let result = (|| -> Result<()> {
+        let me = std::process::id();
+        let file = state_dir(root, id).join("exec-roots");
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+            .with_context(|| format!("open {}", file.display()))?;
+        writeln!(f, "{me}")?;
+        let tf = Tracefs::reach()?;
+        let instance = tf
+            .existing(&instance_name(id))
+            .context("the recorder's trace instance is gone")?;
+        instance.append("set_event_pid", &format!("{me}\n"))?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        tracing::warn!("learn mode: the exec'd process of {id} is not recorded: {e:#}");
     }
 }
 

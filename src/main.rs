@@ -69,6 +69,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
             | Command::Exec(_)
             | Command::Check(_)
             | Command::Explain(_)
+            | Command::Profile(_)
             | Command::Policy(PolicyCmd::Show)
     );
     let policy = if needs_policy {
@@ -96,6 +97,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Check(a) => cmd::check::check(&policy, &g.root, g.systemd_cgroup, a),
         Command::Policy(p) => cmd::policy::policy(&policy, p),
         Command::Explain(a) => cmd::explain::explain(&policy, &g.root, a),
+        Command::Profile(p) => cmd::profile::profile(&policy, p),
         Command::Doctor(a) => cmd::doctor::doctor(g.policy.as_deref(), &g.root, a),
         Command::Install(t) => {
             // `install docker --policy FILE`, or the global `--policy FILE` before the command.

@@ -417,7 +417,8 @@ fn finish(ctx: &Ctx, id: &str, built: &Container, p: Prepared) -> Result<()> {
         crate::policy::Mode::Learn => learn(ctx, id, pid, &p.spec, &p.rootfs)
             .with_context(|| format!("create container {id}"))?,
         crate::policy::Mode::Permissive => {}
-        _ => crate::hints::follow(&ctx.root, id, pid, &ctx.policy.audit_log),
+        _ if ctx.policy.hints => crate::hints::follow(&ctx.root, id, pid, &ctx.policy.audit_log),
+        _ => {}
     }
     if let Some(spec) = p.lasting {
         bundle::write_shadow(&ctx.root, id, &p.caller, &spec)?;

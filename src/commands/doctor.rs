@@ -12,6 +12,8 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeSet;
+
 use anyhow::Result;
 use serde::Serialize;
 
@@ -122,6 +124,7 @@ pub fn run_checks(policy_arg: Option<&Path>, root: &Path) -> Vec<Check> {
     v.extend(check_cgroups());
     v.extend(check_seccomp());
     v.push(check_lsm());
+    v.push(check_trace_events());
     v.push(check_docker());
     v.push(check_containerd());
     v.push(check_podman());
@@ -444,6 +447,40 @@ fn check_mount_api() -> Check {
         Status::Ok,
         "fsopen, open_tree and mount_setattr work",
     )
+}
+
+/// The kernel's trace events that hints and learn mode read (docs/learn.md). Looked at through
+/// tracefs in this command's private mount namespace where the host has none mounted.
+fn check_trace_events() -> Check {
+    let tf =
+        match crate::trace::Tracefs::reach() {
+            Ok(t) => t,
+            Err(e) => return line("trace-events", Status::Warn, format!("{e}")).fix(
+                "hints and learn mode need tracefs (CONFIG_FTRACE); containers run without them",
+            ),
+        };
+    let wanted: BTreeSet<&str> = crate::learn::EVENTS
+        .iter()
+        .copied()
+        .chain(["sched/sched_process_exit"])
+        .collect();
+    let missing: Vec<&str> = wanted.into_iter().filter(|e| !tf.has_event(e)).collect();
+    if missing.is_empty() {
+        return line(
+            "trace-events",
+            Status::Ok,
+            "capability:cap_capable, raw_syscalls:sys_enter and the sched events are there: hints and learn mode work",
+        );
+    }
+    line(
+        "trace-events",
+        Status::Warn,
+        format!(
+            "the kernel lacks {}: no hints, and learn mode refuses to start",
+            missing.join(", ")
+        ),
+    )
+    .fix("a kernel with the tracepoint capability:cap_capable (Linux 6.14 or later) and syscall tracing (CONFIG_FTRACE_SYSCALLS); containers run without them")
 }
 
 /// The cgroup layout, the pids controller, and device control.

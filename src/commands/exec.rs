@@ -158,6 +158,10 @@ pub fn exec(ctx: &Ctx, args: &Exec) -> Result<i32> {
         None => inline_process(&spec, args)?,
     };
     let mut process = pipeline::prepare_exec(&ctx.policy, &spec, &args.id, process)?;
+    // Learn mode: the exec'd program is the container's too (healthchecks, `docker exec`).
+    if crate::learn::learning(&ctx.root, &args.id) {
+        crate::learn::follow_exec(&ctx.root, &args.id);
+    }
     // The container's filter and the process's capabilities are applied by our executor.
     let confine = crate::gaps::confine::split_exec(&ctx.root, &spec, &mut process)
         .with_context(|| format!("exec in container {}", args.id))?;

@@ -40,6 +40,7 @@ struct File<T> {
     mode: Mode,
     audit_log: Option<PathBuf>,
     learn_dir: Option<PathBuf>,
+    hints: Option<bool>,
     #[serde(default)]
     profile_dirs: Vec<PathBuf>,
     default_profile: Option<String>,
@@ -256,6 +257,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
         learn_dir: file
             .learn_dir
             .unwrap_or_else(|| Policy::default().learn_dir),
+        hints: file.hints.unwrap_or(true),
         source: Some(path.to_path_buf()),
         user_namespace: file.user_namespace,
         allowed_cgroup_parents: file.allowed_cgroup_parents,

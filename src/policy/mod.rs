@@ -99,6 +99,16 @@ pub struct Rules {
     pub allow_host_root_mapping: bool,
 }
 
+impl Rules {
+    /// `scratch_mounts` as strings (for messages and comparisons).
+    pub fn scratch_mounts_strings(&self) -> Vec<String> {
+        self.scratch_mounts
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+}
+
 impl Default for Rules {
     fn default() -> Self {
         Rules {
@@ -198,6 +208,9 @@ pub struct Policy {
     pub audit_log: PathBuf,
     /// Where learn mode writes the profiles it learned.
     pub learn_dir: PathBuf,
+    /// Follow every container for hints (`crate::hints`: capability denials named in the audit
+    /// log with the key that allows them).
+    pub hints: bool,
     /// The file this policy came from (`None`: built-in defaults).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -222,6 +235,7 @@ impl Default for Policy {
             mode: Mode::Enforce,
             audit_log: PathBuf::from("/var/log/hardened/audit.log"),
             learn_dir: PathBuf::from("/var/lib/hardened/learned"),
+            hints: true,
             source: None,
             user_namespace: UsernsPool::default(),
             allowed_cgroup_parents: Vec::new(),

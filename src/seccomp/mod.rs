@@ -32,7 +32,7 @@
 //!   conventions.
 
 pub mod bpf;
-mod syscalls;
+pub mod syscalls;
 
 pub use syscalls::{ALLOWED, BASELINE_DENIED};
 
