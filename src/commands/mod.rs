@@ -26,6 +26,7 @@ pub mod list;
 pub mod manual;
 pub mod pause;
 pub mod policy;
+pub mod profile;
 pub mod ps;
 pub mod run;
 pub mod spec;
