@@ -235,8 +235,12 @@ pub enum Command {
         after_help = "The policy file, its keys, its version and every rule: docs/policy.md."
     )]
     Policy(PolicyCmd),
-    /// The profiles learn mode wrote into the policy's learn_dir (docs/learn.md)
-    #[command(subcommand)]
+    /// The profiles learn mode wrote (`mode = "learn"`) into the policy's learn_dir: list them,
+    /// show one with its evidence, or say what one grants beyond the defaults or another profile
+    #[command(
+        subcommand,
+        after_help = "Learn mode, learn_dir and how to adopt a learned profile (profile_dirs): docs/learn.md."
+    )]
     Profile(ProfileCmd),
     /// Check what this host gives the runtime: user namespaces, ID ranges, idmapped mounts,
     /// the mount API, cgroups, seccomp, AppArmor/SELinux, the engines, the policy (changes
@@ -335,21 +339,6 @@ pub enum RulesFormat {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum ProfileCmd {
-    /// One line per learned profile: name, container, when, capabilities, system calls,
-    /// writable directories
-    List,
-    /// A learned profile, and the evidence behind it in words
-    Show {
-        /// The profile's name (NAME.toml in learn_dir)
-        name: String,
-    },
-    /// What a learned profile grants beyond the built-in defaults, or beyond another profile
-    /// (of the policy, or learned)
-    Diff { name: String, other: Option<String> },
-}
-
-#[derive(Subcommand, Debug)]
 pub enum PolicyCmd {
     /// Print the effective policy (the file given with --policy, or the default file, with
     /// every default filled in)
@@ -365,6 +354,27 @@ pub enum PolicyCmd {
         /// table, json, or markdown (the table of docs/policy.md)
         #[arg(short = 'f', long, value_enum, default_value_t = RulesFormat::Table)]
         format: RulesFormat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCmd {
+    /// One line per learned profile: name, container, when, capabilities, system calls and
+    /// the writable paths it adds
+    List,
+    /// A learned profile: its TOML, then the evidence it was learned from, in words
+    Show {
+        /// The learned profile (NAME.toml in the learn_dir)
+        name: String,
+    },
+    /// What a learned profile grants beyond the policy's [defaults], or beyond OTHER:
+    /// capabilities, writable paths, readonly_rootfs, system calls, other keys
+    Diff {
+        /// The learned profile (NAME.toml in the learn_dir)
+        name: String,
+        /// A profile of the policy, or else another learned profile (default: the policy's
+        /// [defaults])
+        other: Option<String>,
     },
 }
 

@@ -96,8 +96,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Features => cmd::features::features().map(|_| 0),
         Command::Check(a) => cmd::check::check(&policy, &g.root, g.systemd_cgroup, a),
         Command::Policy(p) => cmd::policy::policy(&policy, p),
-        Command::Explain(a) => cmd::explain::explain(&policy, &g.root, a),
         Command::Profile(p) => cmd::profile::profile(&policy, p),
+        Command::Explain(a) => cmd::explain::explain(&policy, &g.root, a),
         Command::Doctor(a) => cmd::doctor::doctor(g.policy.as_deref(), &g.root, a),
         Command::Install(t) => {
             // `install docker --policy FILE`, or the global `--policy FILE` before the command.

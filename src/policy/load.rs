@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Mode, Policy, Rules};
+use super::{Mode, Policy, ProfileSource, Rules};
 
 pub const DEFAULT_POLICY_PATH: &str = "/etc/hardened/policy.toml";
 
@@ -41,9 +41,9 @@ struct File<T> {
     audit_log: Option<PathBuf>,
     learn_dir: Option<PathBuf>,
     hints: Option<bool>,
+    default_profile: Option<String>,
     #[serde(default)]
     profile_dirs: Vec<PathBuf>,
-    default_profile: Option<String>,
     #[serde(default)]
     builtin_profiles: Vec<String>,
     #[serde(default)]
@@ -71,12 +71,13 @@ fn invalid(path: &Path, message: impl Into<String>) -> LoadError {
     }
 }
 
-/// A file of a `profile_dirs` directory: `[profiles.NAME]` tables only.
+/// A file of a `profile_dirs` directory, or a learned profile: `[profiles.NAME]` tables only.
+/// Parsed twice, as [`File`] is.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Included {
+struct ProfileFile<T> {
     #[serde(default)]
-    profiles: BTreeMap<String, toml::Table>,
+    profiles: BTreeMap<String, T>,
 }
 
 /// Read the seccomp profile `rules.seccomp_profile` names (relative to `base`).
@@ -114,72 +115,163 @@ fn load_seccomp(
     Ok(())
 }
 
-/// Add the profiles of every `*.toml` file directly in `dir` (a `profile_dirs` entry): each
-/// inherits the policy's [defaults] as written, like a profile of the policy file.
-fn include_dir(
-    dir: &Path,
-    policy: &Path,
-    defaults: &toml::Table,
-    profiles: &mut BTreeMap<String, Rules>,
-) -> Result<(), LoadError> {
-    if !dir.is_absolute() {
-        return Err(invalid(
-            policy,
-            format!("profile_dirs: {dir:?} is not an absolute path"),
-        ));
-    }
-    let entries = std::fs::read_dir(dir).map_err(|e| {
+/// Read the profiles of one profile file (a file of a `profile_dirs` directory, or a learned
+/// profile in the `learn_dir`). Each is `defaults` with the keys it sets replaced, exactly as a
+/// profile of the policy file is; a relative `seccomp_profile` it sets is beside `file`.
+/// `role` says in error messages what the file is ("a file of profile_dirs of POLICY").
+pub fn read_profile_file(
+    file: &Path,
+    defaults: &Rules,
+    role: &str,
+) -> Result<BTreeMap<String, Rules>, LoadError> {
+    profiles_of_file(file, defaults).map_err(|e| match e {
+        LoadError::Invalid { path, message } => LoadError::Invalid {
+            path,
+            message: format!("{message} ({role})"),
+        },
+        other => other,
+    })
+}
+
+fn profiles_of_file(file: &Path, defaults: &Rules) -> Result<BTreeMap<String, Rules>, LoadError> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| invalid(file, format!("cannot read it: {e}")))?;
+    let only = |e: toml::de::Error| {
         invalid(
-            policy,
-            format!("profile_dirs: cannot read {}: {e}", dir.display()),
+            file,
+            format!(
+                "{}; a profile file may hold only [profiles.NAME] tables",
+                e.to_string().trim_end()
+            ),
         )
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    for f in files {
-        let text =
-            std::fs::read_to_string(&f).map_err(|e| invalid(&f, format!("cannot read it: {e}")))?;
-        let inc: Included = toml::from_str(&text).map_err(|e| {
-            invalid(
-                &f,
+    };
+    // Typed first, for the line and key of a bad value.
+    toml::from_str::<ProfileFile<Rules>>(&text).map_err(only)?;
+    let tables: ProfileFile<toml::Table> = toml::from_str(&text).map_err(only)?;
+    let base = match toml::Value::try_from(defaults) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => {
+            return Err(invalid(
+                file,
+                "the policy's [defaults] cannot be rendered as a table",
+            ))
+        }
+    };
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    let mut out = BTreeMap::new();
+    for (name, table) in tables.profiles {
+        let where_ = format!("[profiles.{name}]");
+        if name.is_empty() {
+            return Err(invalid(file, "a profile needs a non-empty name"));
+        }
+        let own_seccomp = table.contains_key("seccomp_profile");
+        let mut merged = base.clone();
+        merged.extend(table);
+        let mut rules = Rules::deserialize(merged)
+            .map_err(|e| invalid(file, format!("in {where_}: {}", e.to_string().trim_end())))?;
+        if own_seccomp {
+            load_seccomp(&mut rules, dir, file, &where_)?;
+        } else {
+            // Inherited from [defaults], already read.
+            rules.seccomp_loaded = defaults.seccomp_loaded.clone();
+        }
+        validate_rules(&where_, &rules, file)?;
+        out.insert(name, rules);
+    }
+    Ok(out)
+}
+
+/// Where the profiles of a policy come from, gathered while it is loaded.
+struct Profiles {
+    rules: BTreeMap<String, Rules>,
+    sources: BTreeMap<String, ProfileSource>,
+    /// The policy file, for messages.
+    policy: PathBuf,
+}
+
+impl Profiles {
+    /// Add `name` from `source`; a name defined before is an error naming both places.
+    fn add(&mut self, name: String, rules: Rules, source: ProfileSource) -> Result<(), LoadError> {
+        let policy = self.policy.display().to_string();
+        if let Some(first) = self.sources.get(&name) {
+            let (here, msg_path) = match &source {
+                ProfileSource::File(f) => (source.describe(&policy), f.clone()),
+                _ => (source.describe(&policy), self.policy.clone()),
+            };
+            return Err(invalid(
+                &msg_path,
                 format!(
-                    "{} (a file of profile_dirs holds only [profiles.NAME] tables)",
-                    e.to_string().trim_end()
+                    "[profiles.{name}] is defined twice: in {} and in {here}; a profile name may be defined once: rename or remove one of them",
+                    first.describe(&policy)
                 ),
+            ));
+        }
+        self.rules.insert(name.clone(), rules);
+        self.sources.insert(name, source);
+        Ok(())
+    }
+
+    /// Add the profiles of every `*.toml` file directly in `dir` (a `profile_dirs` entry).
+    fn include_dir(&mut self, dir: &Path, defaults: &Rules) -> Result<(), LoadError> {
+        if !dir.is_absolute() {
+            return Err(invalid(
+                &self.policy,
+                format!("profile_dirs: {dir:?} is not an absolute path (give a directory such as \"/etc/hardened/profiles.d\")"),
+            ));
+        }
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            invalid(
+                &self.policy,
+                format!("profile_dirs: cannot read {}: {e} (make the directory, or remove it from profile_dirs)", dir.display()),
             )
         })?;
-        for (name, table) in inc.profiles {
-            if profiles.contains_key(&name) {
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let role = format!("a file of profile_dirs of {}", self.policy.display());
+        for f in files {
+            for (name, rules) in read_profile_file(&f, defaults, &role)? {
+                self.add(name, rules, ProfileSource::File(f.clone()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Add the built-in profiles the policy enables.
+    fn add_builtins(&mut self, names: &[String], defaults: &Rules) -> Result<(), LoadError> {
+        for (i, name) in names.iter().enumerate() {
+            let Some(b) = super::builtin::find(name) else {
                 return Err(invalid(
-                    &f,
-                    format!("[profiles.{name}] is defined twice: here and in {} or another file of its profile_dirs", policy.display()),
+                    &self.policy,
+                    format!(
+                        "builtin_profiles: unknown built-in profile {} (the built-in profiles: {}; docs/policy.md says what each grants)",
+                        crate::oneline::value(name),
+                        super::builtin::known()
+                    ),
+                ));
+            };
+            if names[..i].contains(name) {
+                return Err(invalid(
+                    &self.policy,
+                    format!("builtin_profiles: {name:?} is listed twice: list it once"),
                 ));
             }
-            let own_seccomp = table.contains_key("seccomp_profile");
-            let mut merged = defaults.clone();
-            for (k, v) in table {
-                merged.insert(k, v);
+            if let Some(first) = self.sources.get(name) {
+                return Err(invalid(
+                    &self.policy,
+                    format!(
+                        "builtin_profiles: {name:?} clashes with [profiles.{name}] of {}: rename that profile, or remove {name:?} from builtin_profiles",
+                        first.describe(&self.policy.display().to_string())
+                    ),
+                ));
             }
-            let mut rules = Rules::deserialize(merged).map_err(|e| {
-                invalid(
-                    &f,
-                    format!("in [profiles.{name}]: {}", e.to_string().trim_end()),
-                )
-            })?;
-            let base = if own_seccomp {
-                f.parent().unwrap_or(Path::new("/")).to_path_buf()
-            } else {
-                policy.parent().unwrap_or(Path::new("/")).to_path_buf()
-            };
-            load_seccomp(&mut rules, &base, &f, &format!("[profiles.{name}]"))?;
-            profiles.insert(name, rules);
+            self.add(name.clone(), b.rules(defaults), ProfileSource::Builtin)?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Parse policy text (`path` names it in messages, and is where a relative `seccomp_profile`
@@ -189,9 +281,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
     let file: File<toml::Table> =
         toml::from_str(text).map_err(|e| invalid(path, e.to_string().trim_end()))?;
     // The defaults: built-in values with the keys of [defaults] replaced.
-    let defaults: Rules = Rules::deserialize(file.defaults.clone())
+    let mut defaults: Rules = Rules::deserialize(file.defaults.clone())
         .map_err(|e| invalid(path, format!("in [defaults]: {}", e.to_string().trim_end())))?;
-    let mut profiles = BTreeMap::new();
+    // Where a relative seccomp_profile is: beside the file that names it.
+    let here = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    load_seccomp(&mut defaults, &here, path, "[defaults]")?;
+    let mut profiles = Profiles {
+        rules: BTreeMap::new(),
+        sources: BTreeMap::new(),
+        policy: path.to_path_buf(),
+    };
     for (name, table) in file.profiles {
         if name.is_empty() {
             return Err(invalid(path, "a profile needs a non-empty name"));
@@ -201,53 +300,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
         for (k, v) in table {
             merged.insert(k, v);
         }
-        let rules = Rules::deserialize(merged).map_err(|e| {
+        let mut rules = Rules::deserialize(merged).map_err(|e| {
             invalid(
                 path,
                 format!("in [profiles.{name}]: {}", e.to_string().trim_end()),
             )
         })?;
-        profiles.insert(name, rules);
+        load_seccomp(&mut rules, &here, path, &format!("[profiles.{name}]"))?;
+        profiles.add(name, rules, ProfileSource::Policy)?;
     }
-    // Where each profile's relative seccomp_profile is: beside the file that names it.
-    let here = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let mut defaults = defaults;
-    load_seccomp(&mut defaults, &here, path, "[defaults]")?;
-    for (name, rules) in profiles.iter_mut() {
-        load_seccomp(rules, &here, path, &format!("[profiles.{name}]"))?;
-    }
+    // Rules are checked before other files inherit them, so that an error names this file.
+    validate_rules("[defaults]", &defaults, path)?;
     for dir in &file.profile_dirs {
-        include_dir(dir, path, &file.defaults, &mut profiles)?;
+        profiles.include_dir(dir, &defaults)?;
     }
-    for name in &file.builtin_profiles {
-        let Some(keys) = super::builtin_profile(name) else {
-            return Err(invalid(
-                path,
-                format!(
-                    "builtin_profiles: {name:?} is not a built-in profile (built-in: {})",
-                    super::BUILTIN_PROFILES.map(|(n, _)| n).join(", ")
-                ),
-            ));
-        };
-        if profiles.contains_key(name) {
-            return Err(invalid(
-                path,
-                format!("builtin_profiles: {name:?} is also a profile of the policy: rename one"),
-            ));
-        }
-        // A built-in profile: the operator's [defaults] with its own keys replaced.
-        let mut merged = file.defaults.clone();
-        for (k, v) in keys {
-            merged.insert(k, v);
-        }
-        let rules = Rules::deserialize(merged).map_err(|e| {
-            invalid(
-                path,
-                format!("builtin profile {name}: {}", e.to_string().trim_end()),
-            )
-        })?;
-        profiles.insert(name.clone(), rules);
-    }
+    profiles.add_builtins(&file.builtin_profiles, &defaults)?;
     let policy = Policy {
         version: version(file.version, path)?,
         mode: file.mode,
@@ -258,12 +325,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
             .learn_dir
             .unwrap_or_else(|| Policy::default().learn_dir),
         hints: file.hints.unwrap_or(true),
+        default_profile: file.default_profile,
+        profile_dirs: file.profile_dirs,
+        builtin_profiles: file.builtin_profiles,
         source: Some(path.to_path_buf()),
+        profile_sources: profiles.sources,
         user_namespace: file.user_namespace,
         allowed_cgroup_parents: file.allowed_cgroup_parents,
-        default_profile: file.default_profile,
         defaults,
-        profiles,
+        profiles: profiles.rules,
     };
     validate(&policy, path)?;
     Ok(policy)
@@ -292,8 +362,6 @@ fn version(v: Option<i64>, path: &Path) -> Result<u32, LoadError> {
 }
 
 fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
-    validate_cgroup_parents(&p.allowed_cgroup_parents, path)?;
-    validate_userns_pool(&p.user_namespace, path)?;
     if let Some(name) = &p.default_profile {
         if !p.profiles.contains_key(name) {
             return Err(invalid(
@@ -305,13 +373,26 @@ fn validate(p: &Policy, path: &Path) -> Result<(), LoadError> {
             ));
         }
     }
-    let all = std::iter::once(("[defaults]".to_string(), &p.defaults)).chain(
-        p.profiles
-            .iter()
-            .map(|(n, r)| (format!("[profiles.{n}]"), r)),
-    );
-    for (table, r) in all {
-        validate_rules(&table, r, path)?;
+    if !p.learn_dir.is_absolute() {
+        return Err(invalid(
+            path,
+            format!(
+                "learn_dir: {:?} is not an absolute path (give a directory such as \"{}\")",
+                p.learn_dir,
+                super::DEFAULT_LEARN_DIR
+            ),
+        ));
+    }
+    validate_cgroup_parents(&p.allowed_cgroup_parents, path)?;
+    validate_userns_pool(&p.user_namespace, path)?;
+    // The defaults and the files of profile_dirs were checked as they were read; built-in
+    // profiles are the defaults with known capabilities added.
+    let own = p
+        .profiles
+        .iter()
+        .filter(|(n, _)| p.profile_sources.get(*n) == Some(&ProfileSource::Policy));
+    for (name, r) in own {
+        validate_rules(&format!("[profiles.{name}]"), r, path)?;
     }
     Ok(())
 }
@@ -651,31 +732,127 @@ allow_capabilities = ["NET_BIND_SERVICE"]
     }
 
     #[test]
-    fn builtin_profiles_exist_only_when_named() {
-        let pol = parse("", Path::new("/p.toml")).expect("empty");
-        assert!(pol.profiles.is_empty());
-        let pol = parse(
-            "builtin_profiles = [\"drop-to-user\"]\n[defaults]\npids_limit = 9\n",
-            Path::new("/p.toml"),
-        )
-        .expect("loads");
-        let p = &pol.profiles["drop-to-user"];
+    fn learn_dir_is_an_absolute_path() {
         assert_eq!(
-            p.allow_capabilities,
-            vec!["SETUID".to_string(), "SETGID".to_string()]
+            p("").unwrap().learn_dir,
+            PathBuf::from(crate::policy::DEFAULT_LEARN_DIR)
         );
-        assert_eq!(p.pids_limit, 9, "inherits [defaults]");
-        assert!(p.readonly_rootfs && p.user_namespace && p.no_new_privileges);
-        let err = parse("builtin_profiles = [\"root\"]\n", Path::new("/p.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("drop-to-user, chown-and-drop"), "{err}");
+        assert_eq!(
+            p("learn_dir = \"/srv/learned\"\n").unwrap().learn_dir,
+            PathBuf::from("/srv/learned")
+        );
+        let err = err_of("learn_dir = \"learned\"\n");
+        assert!(
+            err.contains("learn_dir") && err.contains("not an absolute path"),
+            "{err}"
+        );
+        assert_eq!(p("mode = \"learn\"\n").unwrap().mode, Mode::Learn);
+    }
+
+    #[test]
+    fn builtin_profiles_are_enabled_by_name() {
+        let pol = p("builtin_profiles = [\"drop-to-user\"]\n[defaults]\npids_limit = 9\n").unwrap();
+        let r = &pol.profiles["drop-to-user"];
+        assert_eq!(r.allow_capabilities, vec!["SETUID", "SETGID"]);
+        assert_eq!(r.pids_limit, 9, "inherits [defaults]");
+        assert_eq!(pol.profile_sources["drop-to-user"], ProfileSource::Builtin);
+        assert!(!pol.profiles.contains_key("chown-and-drop"));
+        let err = err_of("builtin_profiles = [\"nginx\"]\n");
+        assert!(
+            err.contains("unknown built-in profile \"nginx\"")
+                && err.contains("drop-to-user, chown-and-drop"),
+            "{err}"
+        );
+        let err = err_of("builtin_profiles = [\"drop-to-user\"]\n[profiles.drop-to-user]\n");
+        assert!(
+            err.contains("clashes with [profiles.drop-to-user]") && err.contains("test.toml"),
+            "{err}"
+        );
+        let err = err_of("builtin_profiles = [\"drop-to-user\", \"drop-to-user\"]\n");
+        assert!(err.contains("listed twice"), "{err}");
+    }
+
+    #[test]
+    fn profile_dirs_name_both_files_and_their_own() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let (one, two) = (d.path().join("one"), d.path().join("two"));
+        std::fs::create_dir(&one).expect("mkdir");
+        std::fs::create_dir(&two).expect("mkdir");
+        std::fs::write(one.join("a.toml"), "[profiles.app]\n").expect("write");
+        std::fs::write(two.join("b.toml"), "[profiles.app]\n").expect("write");
+        let policy_file = d.path().join("policy.toml");
+        let text = format!(
+            "profile_dirs = [{:?}, {:?}]\n",
+            one.display().to_string(),
+            two.display().to_string()
+        );
+        let err = parse(&text, &policy_file).unwrap_err().to_string();
+        assert!(
+            err.contains("defined twice")
+                && err.contains(&one.join("a.toml").display().to_string())
+                && err.contains(&two.join("b.toml").display().to_string()),
+            "{err}"
+        );
+        // A bad value in an included file names that file, its line and key, and the policy.
+        std::fs::remove_file(two.join("b.toml")).expect("rm");
+        std::fs::write(
+            two.join("b.toml"),
+            "[profiles.b]\nallow_capabilities = [\"FLY\"]\n",
+        )
+        .expect("write");
+        let err = parse(&text, &policy_file).unwrap_err().to_string();
+        assert!(
+            err.contains("b.toml")
+                && err.contains("FLY")
+                && err.contains(&format!("profile_dirs of {}", policy_file.display())),
+            "{err}"
+        );
+        std::fs::write(two.join("b.toml"), "[profiles.b]\npids_limit = \"x\"\n").expect("write");
+        let err = parse(&text, &policy_file).unwrap_err().to_string();
+        assert!(err.contains("b.toml") && err.contains("line 2"), "{err}");
+        // The source of each profile is kept.
+        std::fs::write(two.join("b.toml"), "[profiles.b]\n").expect("write");
+        let pol = parse(&format!("{text}[profiles.own]\n"), &policy_file).expect("loads");
+        assert_eq!(
+            pol.profile_sources["app"],
+            ProfileSource::File(one.join("a.toml"))
+        );
+        assert_eq!(pol.profile_sources["own"], ProfileSource::Policy);
+        // A directory that does not exist: the key and the fix.
         let err = parse(
-            "builtin_profiles = [\"drop-to-user\"]\n[profiles.drop-to-user]\npids_limit = 3\n",
-            Path::new("/p.toml"),
+            "profile_dirs = [\"/nonexistent/profiles.d\"]\n",
+            &policy_file,
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("rename one"), "{err}");
+        assert!(
+            err.contains("profile_dirs") && err.contains("/nonexistent/profiles.d"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_inherited_seccomp_profile_is_the_policy_files() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let dir = d.path().join("profiles.d");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(
+            d.path().join("base.json"),
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        )
+        .expect("write");
+        std::fs::write(dir.join("a.toml"), "[profiles.a]\npids_limit = 5\n").expect("write");
+        let text = format!(
+            "profile_dirs = [{:?}]\n[defaults]\nseccomp_profile = \"base.json\"\n",
+            dir.display().to_string()
+        );
+        let pol = parse(&text, &d.path().join("policy.toml")).expect("loads");
+        let a = &pol.profiles["a"];
+        assert_eq!(
+            a.seccomp_profile.as_deref(),
+            Some(d.path().join("base.json").as_path())
+        );
+        assert_eq!(a.seccomp_loaded, pol.defaults.seccomp_loaded);
+        assert!(a.seccomp_loaded.is_some());
     }
 }

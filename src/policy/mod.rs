@@ -4,6 +4,7 @@
 //! command that starts a process goes through it (see `crate::pipeline`); `hardened check`
 //! shows exactly what `create` would do. The rules live in `rules/`, one file per rule.
 
+pub mod builtin;
 pub mod load;
 pub mod rules;
 
@@ -198,6 +199,31 @@ pub const POLICY_VERSIONS: &[u32] = &[1];
 /// The version of a file without a `version` key: the newest this binary knows.
 pub const CURRENT_POLICY_VERSION: u32 = 1;
 
+/// Where learned profiles are written when the policy names no `learn_dir`.
+pub const DEFAULT_LEARN_DIR: &str = "/var/lib/hardened/learned";
+
+/// Where a profile of the policy was defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileSource {
+    /// A `[profiles.NAME]` table of the policy file itself.
+    Policy,
+    /// A `[profiles.NAME]` table of this file of a `profile_dirs` directory.
+    File(PathBuf),
+    /// A built-in profile the policy enables in `builtin_profiles`.
+    Builtin,
+}
+
+impl ProfileSource {
+    /// Where it was defined, in words, for `policy` (whose file is `policy_file`).
+    pub fn describe(&self, policy_file: &str) -> String {
+        match self {
+            ProfileSource::Policy => policy_file.to_string(),
+            ProfileSource::File(f) => format!("{} (profile_dirs)", f.display()),
+            ProfileSource::Builtin => "built-in (builtin_profiles)".to_string(),
+        }
+    }
+}
+
 /// The operator's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
@@ -206,14 +232,23 @@ pub struct Policy {
     pub mode: Mode,
     /// Where every decision is logged, one JSON line each.
     pub audit_log: PathBuf,
-    /// Where learn mode writes the profiles it learned.
+    /// Where learn mode writes the profiles it learned (`hardened profile` reads them there).
     pub learn_dir: PathBuf,
     /// Follow every container for hints (`crate::hints`: capability denials named in the audit
     /// log with the key that allows them).
     pub hints: bool,
+    /// Directories whose `*.toml` files hold more `[profiles.NAME]` tables: how an operator
+    /// adopts a reviewed learned profile (copy it there).
+    pub profile_dirs: Vec<PathBuf>,
+    /// The built-in profiles the operator enabled (`builtin::BUILTINS`): only profiles the
+    /// operator chose exist, so a workload cannot widen itself with an annotation.
+    pub builtin_profiles: Vec<String>,
     /// The file this policy came from (`None`: built-in defaults).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Where each profile of `profiles` was defined (`hardened policy show` says it).
+    #[serde(skip)]
+    pub profile_sources: BTreeMap<String, ProfileSource>,
     /// cgroup parents a container's cgroup must be below (cgroupfs paths such as "/docker",
     /// systemd slices such as "kubepods.slice"); empty: any parent but a hierarchy root. A
     /// top-level key: a profile cannot widen it.
@@ -234,9 +269,12 @@ impl Default for Policy {
             version: CURRENT_POLICY_VERSION,
             mode: Mode::Enforce,
             audit_log: PathBuf::from("/var/log/hardened/audit.log"),
-            learn_dir: PathBuf::from("/var/lib/hardened/learned"),
+            learn_dir: PathBuf::from(DEFAULT_LEARN_DIR),
             hints: true,
+            profile_dirs: Vec::new(),
+            builtin_profiles: Vec::new(),
             source: None,
+            profile_sources: BTreeMap::new(),
             user_namespace: UsernsPool::default(),
             allowed_cgroup_parents: Vec::new(),
             default_profile: None,
@@ -366,7 +404,17 @@ fn select_profile<'p>(
                         .map(|n| format!(" (defined: {n})"))
                         .unwrap_or_default()
                 ),
-                allow: format!("a [profiles.{name}] table in {}", policy.file_name()),
+                allow: match builtin::find(name) {
+                    Some(b) => format!(
+                        "builtin_profiles = [\"{}\"] in {}",
+                        b.name,
+                        policy.file_name()
+                    ),
+                    None => format!(
+                        "a [profiles.{name}] table in {} or in a file of its profile_dirs",
+                        policy.file_name()
+                    ),
+                },
                 in_every_mode: false,
             }),
         },
@@ -384,33 +432,6 @@ impl Policy {
     pub fn rules_for(&self, spec: &Spec) -> Option<&Rules> {
         select_profile(self, spec).ok().map(|(_, r)| r)
     }
-}
-
-/// The built-in profiles, which exist only when the operator names them in `builtin_profiles`
-/// (a workload cannot widen itself by annotation): name and the capabilities it allows. Each
-/// keeps the user namespace (so the capabilities reach only the container's own IDs),
-/// `no_new_privs`, the read-only root, seccomp and the masked paths.
-pub const BUILTIN_PROFILES: [(&str, &[&str]); 2] = [
-    // Entrypoints that start as root and drop to a service user (setpriv, gosu, su-exec):
-    // redis, mariadb, rabbitmq, supervisord, apache2's children.
-    ("drop-to-user", &["SETUID", "SETGID"]),
-    // Entrypoints that chown their volume first, then drop: postgres (and nginx's temp
-    // directories, which also need a writable /var/lib/nginx).
-    (
-        "chown-and-drop",
-        &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"],
-    ),
-];
-
-/// The keys of the built-in profile `name`, as a profile table.
-pub fn builtin_profile(name: &str) -> Option<toml::Table> {
-    let (_, caps) = BUILTIN_PROFILES.iter().find(|(n, _)| *n == name)?;
-    let mut t = toml::Table::new();
-    t.insert(
-        "allow_capabilities".into(),
-        toml::Value::Array(caps.iter().map(|c| toml::Value::from(*c)).collect()),
-    );
-    Some(t)
 }
 
 /// Docker's default capability set: what a learning container may keep when its config asks.
@@ -434,7 +455,8 @@ pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
 const LEARN_WARNING: &str = "learn mode: the container keeps Docker's default capabilities (when its config asks for them) and a writable root, so that what it uses can be recorded; the user namespace, no_new_privs, seccomp, masked paths and the pids limit stay, and refusals still refuse";
 
 /// Learn mode's rules: the selected ones, plus Docker's default capabilities and a writable
-/// root (`crate::learn` records what the container uses of them). `None` in other modes.
+/// root (`crate::learn` records what the container uses of them; the scratch mounts stay, see
+/// `rules::Ctx::learning`). `None` in other modes.
 fn learn_rules(mode: Mode, rules: &Rules) -> Option<Rules> {
     (mode == Mode::Learn).then(|| {
         let mut r = rules.clone();
@@ -464,6 +486,7 @@ pub fn evaluate(policy: &Policy, input: &Input) -> Verdict {
         facts: input.facts,
         cgroup_parents: &policy.allowed_cgroup_parents,
         systemd_cgroup: input.systemd_cgroup,
+        learning: policy.mode == Mode::Learn,
     };
     // The rules that protect the host run first, in every mode and for every profile.
     let mut findings = rules::run_host_safety(&ctx, &mut spec);
@@ -529,6 +552,7 @@ pub fn evaluate_exec(policy: &Policy, container: &Spec, process: &Process) -> Ve
         facts: &facts,
         cgroup_parents: &policy.allowed_cgroup_parents,
         systemd_cgroup: false,
+        learning: policy.mode == Mode::Learn,
     };
     let findings = rules::run_exec(&ctx, container, &mut process);
     Verdict {

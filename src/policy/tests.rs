@@ -729,3 +729,223 @@ fn learn_mode_keeps_dockers_capabilities_and_a_writable_root_and_still_refuses()
         assert!(!v.allowed(), "{name} refused in learn mode");
     }
 }
+
+#[test]
+fn learn_mode_refuses_what_is_outside_dockers_set_and_keeps_the_rest_of_enforce() {
+    let learn = Policy {
+        mode: Mode::Learn,
+        ..Policy::default()
+    };
+    // NET_ADMIN is not in Docker's default set: refused as in enforce.
+    let mut spec = fixture("default");
+    let mut p = spec.process().clone().unwrap();
+    let mut c = p.capabilities().clone().unwrap();
+    let mut bounding = c.bounding().clone().unwrap_or_default();
+    bounding.insert(Capability::NetAdmin);
+    c.set_bounding(Some(bounding));
+    p.set_capabilities(Some(c));
+    spec.set_process(Some(p));
+    let v = eval_with(&learn, &spec);
+    assert!(!v.allowed(), "NET_ADMIN refused in learn mode");
+    assert_eq!(refused_rules(&v), BTreeSet::from(["capabilities"]));
+    assert_eq!(crate::audit::decision(v.mode, !v.allowed()), "refused");
+    // What the rules allow beyond Docker's set is kept too.
+    let pol = policy("mode = \"learn\"\n[defaults]\nallow_capabilities = [\"NET_ADMIN\"]\n");
+    let v = eval_with(&pol, &spec);
+    assert!(v.allowed(), "{:?}", v.refusals);
+    assert!(caps_of(&v.hardened).contains(&Capability::NetAdmin));
+    assert!(caps_of(&v.hardened).contains(&Capability::Chown));
+    // The pids limit, masked paths and scratch mounts stay.
+    let linux = v.hardened.linux().as_ref().unwrap();
+    assert!(linux.resources().as_ref().unwrap().pids().is_some());
+    assert!(linux
+        .masked_paths()
+        .iter()
+        .flatten()
+        .any(|m| m == "/proc/kcore"));
+    assert!(v
+        .hardened
+        .mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.destination() == Path::new("/tmp") && m.typ().as_deref() == Some("tmpfs")));
+    // Only learn mode warns about itself.
+    assert!(!eval(&fixture("default"))
+        .warnings
+        .iter()
+        .any(|w| w.rule == RuleId::Mode));
+}
+
+#[test]
+fn learn_mode_exec_keeps_what_the_container_got() {
+    let learn = policy("mode = \"learn\"\n");
+    let container = eval_with(&learn, &fixture("default")).hardened;
+    let v = evaluate_exec(&learn, &container, &docker_exec_process(&["CAP_CHOWN"]));
+    assert!(v.allowed(), "{:?}", v.refusals);
+    assert_eq!(v.mode, Mode::Learn);
+    // The same exec in enforce mode: the container has no CHOWN, so it is dropped.
+    let enforce = Policy::default();
+    let container = eval(&fixture("default")).hardened;
+    let v = evaluate_exec(&enforce, &container, &docker_exec_process(&["CAP_CHOWN"]));
+    assert!(
+        v.hardened
+            .capabilities()
+            .as_ref()
+            .and_then(|c| c.bounding().clone())
+            .is_none_or(|b| !b.contains(&Capability::Chown)),
+        "{:?}",
+        v.hardened.capabilities()
+    );
+}
+
+#[test]
+fn learn_mode_through_the_pipeline_shows_the_mode() {
+    let learn = policy("mode = \"learn\"\n");
+    let root = tempfile::tempdir().expect("tempdir");
+    let spec = fixture("default");
+    let req = crate::pipeline::Request {
+        id: "learn-check",
+        bundle: None,
+        root: root.path(),
+        systemd_cgroup: false,
+    };
+    let plan =
+        crate::pipeline::plan(&learn, &spec, &req, crate::pipeline::Effects::DryRun).expect("plan");
+    assert_eq!(plan.verdict.mode, Mode::Learn);
+    assert!(plan
+        .verdict
+        .warnings
+        .iter()
+        .any(|w| w.rule == RuleId::Mode && w.what.contains("writable root")));
+    assert_eq!(
+        serde_json::to_value(plan.verdict.mode).unwrap(),
+        serde_json::json!("learn")
+    );
+    assert_eq!(
+        crate::commands::policy::summary(&learn),
+        "version 1, learn mode, 0 profile(s)"
+    );
+}
+
+/// A policy in a temp dir naming `seccomp_profile = "app.json"` in [defaults], with that file.
+fn policy_with_seccomp(profile_json: &str) -> (tempfile::TempDir, Policy) {
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::write(d.path().join("app.json"), profile_json).expect("write");
+    let file = d.path().join("policy.toml");
+    let pol = load::parse("[defaults]\nseccomp_profile = \"app.json\"\n", &file).expect("loads");
+    (d, pol)
+}
+
+#[test]
+fn seccomp_profile_replaces_the_callers_with_the_baseline_merged_in() {
+    let (d, pol) = policy_with_seccomp(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["read","write","ptrace"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    );
+    // Docker's config brings Docker's profile: it is replaced.
+    let v = eval_with(&pol, &fixture("default"));
+    assert!(v.allowed(), "{:?}", v.refusals);
+    let sc = v
+        .hardened
+        .linux()
+        .as_ref()
+        .unwrap()
+        .seccomp()
+        .clone()
+        .unwrap();
+    let allowed: BTreeSet<String> = sc
+        .syscalls()
+        .iter()
+        .flatten()
+        .filter(|r| r.action() == oci_spec::runtime::LinuxSeccompAction::ScmpActAllow)
+        .flat_map(|r| r.names().clone())
+        .collect();
+    assert!(allowed.contains("read") && allowed.contains("write"));
+    assert!(
+        !allowed.contains("ptrace"),
+        "the baseline keeps ptrace denied"
+    );
+    assert!(
+        !allowed.contains("openat"),
+        "Docker's profile is gone: {allowed:?}"
+    );
+    let file = d.path().join("app.json");
+    assert!(
+        v.changes
+            .iter()
+            .any(|c| c.rule == RuleId::Seccomp && c.what.contains(&file.display().to_string())),
+        "{:?}",
+        v.changes
+    );
+    // Evaluating the hardened spec again changes nothing more.
+    let again = eval_with(&pol, &v.hardened);
+    assert!(
+        !again.changes.iter().any(|c| c.rule == RuleId::Seccomp),
+        "{:?}",
+        again.changes
+    );
+    // An unconfined profile in the policy is refused like a caller's.
+    let (_d, pol) = policy_with_seccomp(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#);
+    let v = eval_with(&pol, &fixture("default"));
+    assert_eq!(refused_rules(&v), BTreeSet::from(["seccomp"]));
+}
+
+#[test]
+fn a_malformed_seccomp_profile_is_a_load_error_naming_policy_key_and_file() {
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::write(d.path().join("bad.json"), r#"{"syscalls":"no"}"#).expect("write");
+    let file = d.path().join("policy.toml");
+    let err = load::parse("[profiles.x]\nseccomp_profile = \"bad.json\"\n", &file)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&file.display().to_string())
+            && err.contains("[profiles.x]")
+            && err.contains("seccomp_profile")
+            && err.contains("bad.json")
+            && err.contains("not an OCI linux.seccomp object"),
+        "{err}"
+    );
+}
+
+#[test]
+fn builtin_profiles_exist_only_when_enabled() {
+    let spec = with_profile(fixture("default"), "drop-to-user");
+    // Not enabled: the annotation names a profile that does not exist, and the refusal says
+    // which key enables it.
+    let v = eval(&spec);
+    assert_eq!(refused_rules(&v), BTreeSet::from(["profile"]));
+    assert!(
+        v.refusals[0]
+            .allow
+            .contains("builtin_profiles = [\"drop-to-user\"]"),
+        "{:?}",
+        v.refusals
+    );
+    let pol = policy("builtin_profiles = [\"drop-to-user\", \"chown-and-drop\"]\n");
+    let v = eval_with(&pol, &spec);
+    assert!(v.allowed(), "{:?}", v.refusals);
+    let caps = caps_of(&v.hardened);
+    assert_eq!(
+        caps,
+        HashSet::from([Capability::Setuid, Capability::Setgid]),
+        "drop-to-user keeps SETUID and SETGID only"
+    );
+    assert_eq!(v.hardened.root().as_ref().unwrap().readonly(), Some(true));
+    let v = eval_with(&pol, &with_profile(fixture("default"), "chown-and-drop"));
+    assert_eq!(
+        caps_of(&v.hardened),
+        HashSet::from([
+            Capability::Chown,
+            Capability::DacOverride,
+            Capability::Fowner,
+            Capability::Setuid,
+            Capability::Setgid
+        ])
+    );
+    // Still refused: what the profile does not allow.
+    let v = eval_with(
+        &pol,
+        &with_profile(fixture("cap-sys-admin"), "drop-to-user"),
+    );
+    assert!(!v.allowed());
+}

@@ -147,7 +147,7 @@ impl RuleId {
                 levels: &[Level::Change, Level::Refusal],
                 in_every_mode: false,
                 keys: &["allow_capabilities"],
-                enforced: r#"all five sets emptied except capabilities that `allow_capabilities` lists *and* the config asks for; the engines' default 14 (Docker's) are dropped silently"#,
+                enforced: r#"all five sets emptied except capabilities that `allow_capabilities` lists *and* the config asks for; the engines' default 14 (Docker's) are dropped silently, except in learn mode, which keeps them when asked for"#,
                 refused: r#"any other capability asked for (`SYS_ADMIN`, `SYS_MODULE`, `SYS_PTRACE`, `NET_ADMIN`, `BPF`, ...): `allow_capabilities`"#,
             },
             RuleId::NoNewPrivileges => Meta {
@@ -182,7 +182,7 @@ impl RuleId {
                 levels: &[Level::Change],
                 in_every_mode: false,
                 keys: &["readonly_rootfs", "scratch_mounts", "scratch_size"],
-                enforced: r#"read-only root; tmpfs `scratch_mounts` added `nosuid,nodev,noexec,mode=1777,size=scratch_size,tmpcopyup` unless the config mounts something there. At `create` (not in the rule: it needs the root filesystem), each is made before the config's mounts at or beneath it, destinations compared with their symlinks resolved inside the root filesystem (`/var/run/secrets/x` is beneath `/run` when `/var/run` links to `../run`; an absolute link target is taken relative to the root filesystem, `..` never leaves it), so volumes, Compose secrets and service-account tokens there are mounted over the tmpfs, their mount points made inside it; and `tmpcopyup` copies the image's directories, regular files, symlinks and FIFOs there into the tmpfs, owners shifted into the container's range (what the idmapped root shows), symlinks never followed, at most 100000 entries (more fails `create` with that message; so does content above `scratch_size`)"#,
+                enforced: r#"read-only root; tmpfs `scratch_mounts` added `nosuid,nodev,noexec,mode=1777,size=scratch_size,tmpcopyup` unless the config mounts something there. At `create` (not in the rule: it needs the root filesystem), each is made before the config's mounts at or beneath it, destinations compared with their symlinks resolved inside the root filesystem (`/var/run/secrets/x` is beneath `/run` when `/var/run` links to `../run`; an absolute link target is taken relative to the root filesystem, `..` never leaves it), so volumes, Compose secrets and service-account tokens there are mounted over the tmpfs, their mount points made inside it; and `tmpcopyup` copies the image's directories, regular files, symlinks and FIFOs there into the tmpfs, owners shifted into the container's range (what the idmapped root shows), symlinks never followed, at most 100000 entries (more fails `create` with that message; so does content above `scratch_size`). In learn mode the root stays writable and the scratch mounts are added all the same"#,
                 refused: "",
             },
             RuleId::PidsLimit => Meta {
@@ -195,9 +195,9 @@ impl RuleId {
             RuleId::Seccomp => Meta {
                 levels: &[Level::Change, Level::Refusal],
                 in_every_mode: false,
-                keys: &["allow_unconfined_seccomp"],
-                enforced: r#"the built-in default profile when the config has none; the baseline's denied syscalls merged into a config's own profile"#,
-                refused: r#"a profile that allows everything, or a Docker config without one (`--security-opt seccomp=unconfined`): `allow_unconfined_seccomp`"#,
+                keys: &["allow_unconfined_seccomp", "seccomp_profile"],
+                enforced: r#"the built-in default profile when the config has none; the baseline's denied syscalls merged into a config's own profile; with `seccomp_profile`, that file's profile (read when the policy is loaded) replaces the config's, the baseline merged in the same way"#,
+                refused: r#"a profile that allows everything (the config's or `seccomp_profile`'s), or a Docker config without one (`--security-opt seccomp=unconfined`): `allow_unconfined_seccomp`"#,
             },
             RuleId::KernelPaths => Meta {
                 levels: &[Level::Change, Level::Refusal],
@@ -223,16 +223,16 @@ impl RuleId {
             RuleId::Profile => Meta {
                 levels: &[Level::Refusal],
                 in_every_mode: false,
-                keys: &["[profiles.NAME]"],
+                keys: &["[profiles.NAME]", "profile_dirs", "builtin_profiles"],
                 enforced: "",
-                refused: r#"an `io.hardened.profile` annotation naming a profile the policy does not define"#,
+                refused: r#"an `io.hardened.profile` annotation naming a profile the policy does not define (in its file, a file of `profile_dirs`, or `builtin_profiles`)"#,
             },
             RuleId::Mode => Meta {
                 levels: &[Level::Warning],
                 in_every_mode: false,
                 keys: &["mode"],
                 enforced: "",
-                refused: "permissive mode: a warning for every container",
+                refused: r#"permissive mode: a warning for every container; learn mode: a warning for every container that it keeps Docker's default capabilities (when asked for) and a writable root"#,
             },
         }
     }
@@ -307,7 +307,12 @@ mod tests {
     /// a table.
     #[test]
     fn every_key_named_is_a_policy_key() {
-        let rules = toml::Value::try_from(crate::policy::Rules::default()).expect("rules");
+        // Every key set, the optional ones too (a `None` is not written).
+        let rules = toml::Value::try_from(crate::policy::Rules {
+            seccomp_profile: Some("x.json".into()),
+            ..crate::policy::Rules::default()
+        })
+        .expect("rules");
         let top = toml::Value::try_from(crate::policy::Policy::default()).expect("policy");
         for r in documented() {
             for k in r.keys {

@@ -144,6 +144,10 @@ pub struct Ctx<'a> {
     pub cgroup_parents: &'a [String],
     /// The runtime was called with `--systemd-cgroup`.
     pub systemd_cgroup: bool,
+    /// Learn mode: the root stays writable (so that writes can be recorded), but the scratch
+    /// mounts are still added, so that the container runs as it will under its learned
+    /// profile (a `noexec` `/tmp`).
+    pub learning: bool,
 }
 
 impl Ctx<'_> {

@@ -4,6 +4,7 @@
 //! there (`/run/sshd`, `/run/lock`) is copied into the tmpfs. The I/O that needs the root
 //! filesystem (that copy, and making the scratch mounts before the caller's mounts beneath them,
 //! symlinks resolved inside the root) is done on the create path (`crate::scratch`), not here.
+//! In learn mode the root stays writable, and the scratch mounts are added all the same.
 
 use std::path::Path;
 
@@ -38,14 +39,15 @@ pub fn scratch_mount(dest: &Path, size: &str) -> Option<Mount> {
 }
 
 fn evaluate(ctx: &Ctx, spec: &mut Spec, out: &mut Out) {
-    if !ctx.rules.readonly_rootfs {
+    if ctx.rules.readonly_rootfs {
+        let mut root: Root = spec.root().clone().unwrap_or_default();
+        if root.readonly() != Some(true) {
+            root.set_readonly(Some(true));
+            spec.set_root(Some(root));
+            out.change("made the root filesystem read-only");
+        }
+    } else if !ctx.learning {
         return;
-    }
-    let mut root: Root = spec.root().clone().unwrap_or_default();
-    if root.readonly() != Some(true) {
-        root.set_readonly(Some(true));
-        spec.set_root(Some(root));
-        out.change("made the root filesystem read-only");
     }
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     let mut added = Vec::new();
