@@ -74,7 +74,8 @@ fn a_denied_capability_is_a_hint_naming_the_key_and_explain_says_it() {
         "chowner",
         "mkdir -p /tmp/vol && chown 33:33 /tmp/vol; echo done",
     );
-    let out = run_container(&sb, "enforce", &b, "chowner");
+    write_policy(&sb, "hints", "hints = true", "");
+    let out = run_container(&sb, "hints", &b, "chowner");
     assert!(out.ok(), "{out:?}");
     assert!(
         out.stderr.contains("Operation not permitted"),
@@ -105,7 +106,7 @@ fn a_denied_capability_is_a_hint_naming_the_key_and_explain_says_it() {
         "{explained:?}"
     );
     let last = run(sb
-        .hardened_with("enforce")
+        .hardened_with("hints")
         .args(["explain", "--last", "--json"]));
     assert!(
         last.ok() && last.stdout.contains("\"denied\":\"CHOWN\""),
@@ -125,6 +126,19 @@ fn a_denied_capability_is_a_hint_naming_the_key_and_explain_says_it() {
 }
 
 #[test]
+fn hints_are_off_unless_the_policy_asks() {
+    let sb = Sandbox::new();
+    let b = bundle(&sb, "off", "chown 33 /tmp; echo done");
+    let out = run_container(&sb, "enforce", &b, "off");
+    assert!(out.ok() && out.stdout.contains("done"), "{out:?}");
+    assert!(
+        hints_of(&sb, "off").is_empty(),
+        "{:?}",
+        hints_of(&sb, "off")
+    );
+}
+
+#[test]
 fn a_container_denied_nothing_has_no_hints() {
     let sb = Sandbox::new();
     let b = bundle(
@@ -132,14 +146,15 @@ fn a_container_denied_nothing_has_no_hints() {
         "quiet",
         "echo hello > /tmp/x && cat /tmp/x && ls / >/dev/null",
     );
-    let out = run_container(&sb, "enforce", &b, "quiet");
+    write_policy(&sb, "hints", "hints = true", "");
+    let out = run_container(&sb, "hints", &b, "quiet");
     assert!(out.ok() && out.stdout.contains("hello"), "{out:?}");
     assert!(
         hints_of(&sb, "quiet").is_empty(),
         "{:?}",
         hints_of(&sb, "quiet")
     );
-    let explained = run(sb.hardened_with("enforce").args(["explain", "quiet"]));
+    let explained = run(sb.hardened_with("hints").args(["explain", "quiet"]));
     assert!(
         explained.ok() && explained.stdout.contains("no hints"),
         "{explained:?}"
@@ -267,13 +282,13 @@ fn container_id(name: &str) -> String {
 fn docker_a_denied_capability_is_a_hint() {
     let name = unique("hint");
     let _guard = DockerContainer(name.clone());
-    let out = run(docker_run_cmd("hardened")
+    let out = run(docker_run_cmd("hardened-hints")
         .args(["--name", &name, &image()])
         .args(["sh", "-c", "chown 33 /tmp; echo ran"]));
     assert!(out.stdout.contains("ran"), "{out:?}");
     let id = container_id(&name);
     // Docker deletes the task (the runtime's delete) once it exits.
-    let log = daemon_dir().join("audit/default.log");
+    let log = daemon_dir().join("audit/hints.log");
     let hint = poll_for(Duration::from_secs(20), Duration::from_millis(100), || {
         log_records(&log)
             .into_iter()

@@ -283,6 +283,10 @@ audit_log = "$dir/audit/adopted.log"
 profile_dirs = ["$dir/adopted"]
 default_profile = "adopted"
 TOML
+  cat > "$dir/policy/hints.toml" <<TOML
+audit_log = "$dir/audit/hints.log"
+hints = true
+TOML
   rt() { printf '"%s": { "path": "%s", "runtimeArgs": ["--policy", "%s"] }' "$1" "$hardened" "$dir/policy/$2.toml"; }
   # The workload suite's profiles (integration/workloads/profiles/NAME.toml, docs/workloads.md):
   # one runtime hardened-wl-NAME each, the audit log under DIR.
@@ -316,6 +320,7 @@ TOML
     $(rt hardened-writable writable),
     $(rt hardened-parents parents),
     $(rt hardened-learn learn),
+    $(rt hardened-hints hints),
     $(rt hardened-adopted adopted)$wl
   },
   "storage-driver": "overlay2",

@@ -42,6 +42,12 @@ pub fn explain(policy: &Policy, root: &Path, args: &Explain) -> Result<i32> {
         return Ok(0);
     }
     print!("{}", words(&id, state, &hints));
+    if hints.is_empty() && !policy.hints {
+        println!(
+            "Hints are off in {}: set hints = true to follow containers (docs/learn.md).",
+            policy.file_name()
+        );
+    }
     Ok(0)
 }
 

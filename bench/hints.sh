@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# What hints cost (docs/learn.md): `hardened run` of /bin/true from a static-busybox bundle under
+# the default policy, with hints on (the default) and off (`hints = false`), alternating in one
+# hyperfine run; prints the medians and the ratio. A container denied nothing: what every
+# container pays. (The first container of a boot also makes the host's hints trace instance:
+# one warm-up run each keeps that out of the numbers.)
+#   sudo bench/hints.sh [RUNS]        (default 40 runs each)
+# Everything lives in one temporary directory (removed on exit); the host's /run/hardened is
+# not used for state (the hints tracker is /run/hardened/hints, the runtime's own).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+runs=${1:-40}
+hardened=${HARDENED:-$here/target/release/hardened}
+for tool in hyperfine jq; do
+  command -v "$tool" >/dev/null || { echo "hints.sh: $tool not found: apt-get install $tool" >&2; exit 1; }
+done
+[ -x "$hardened" ] || { echo "hints.sh: $hardened not built: cargo build --release" >&2; exit 1; }
+tmp=$(mktemp -d /tmp/hardened-bench-hints.XXXXXX)
+chmod 0711 "$tmp"
+trap 'for r in on off; do for c in $("$hardened" --root "$tmp/root-$r" list -q 2>/dev/null); do "$hardened" --root "$tmp/root-$r" delete --force "$c" >/dev/null 2>&1 || true; done; done; rm -rf "${tmp:?}"' EXIT
+HARDENED="$hardened" "$here/scripts/mkbundle.sh" "$tmp/bundle" /bin/true >/dev/null
+printf 'audit_log = "%s/audit-on.log"\n' "$tmp" > "$tmp/on.toml"
+printf 'audit_log = "%s/audit-off.log"\nhints = false\n' "$tmp" > "$tmp/off.toml"
+cmd() { echo "$hardened --root $tmp/root-$1 --policy $tmp/$1.toml run --bundle $tmp/bundle c-$1"; }
+hyperfine -N --warmup 1 --runs "$runs" --export-json "$tmp/h.json" \
+  -n "hints on" "$(cmd on)" -n "hints off" "$(cmd off)" >/dev/null
+jq -r '.results[] | "\(.command)\tmedian \(.median * 1000 | . * 100 | round / 100) ms"' "$tmp/h.json"
+jq -r '(.results[0].median / .results[1].median) as $r | "hints on ÷ hints off: \($r * 1000 | round / 1000)"' "$tmp/h.json"
