@@ -24,6 +24,7 @@ const CHECKS: &[&str] = &[
     "seccomp",
     "seccomp-notify",
     "lsm",
+    "trace-events",
     "docker",
     "containerd",
     "podman",
@@ -148,6 +149,27 @@ fn doctor_json_agrees_with_the_host() {
     }
     if !active.iter().any(|l| l == "apparmor" || l == "selinux") {
         assert_eq!(lsm["status"], "warn", "{lsm}");
+    }
+
+    // trace-events: the capability tracepoint came with Linux 6.14 (the test host runs 6.18, the
+    // guest Debian 12's 6.1).
+    let trace = find(&checks, "trace-events");
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut parts = release.trim().split(['.', '-']);
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    if (major, minor) >= (6, 14) {
+        assert_eq!(trace["status"], "ok", "{trace}");
+    } else {
+        assert_eq!(trace["status"], "warn", "{trace}");
+        assert!(
+            trace["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("capability/cap_capable")
+                && trace["fix"].as_str().unwrap_or("").contains("6.14"),
+            "{trace}"
+        );
     }
 
     // seccomp: the kernel's actions.
