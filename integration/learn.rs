@@ -126,10 +126,11 @@ fn a_denied_capability_is_a_hint_naming_the_key_and_explain_says_it() {
 }
 
 #[test]
-fn hints_are_off_unless_the_policy_asks() {
+fn hints_are_off_when_the_policy_says_so() {
     let sb = Sandbox::new();
     let b = bundle(&sb, "off", "chown 33 /tmp; echo done");
-    let out = run_container(&sb, "enforce", &b, "off");
+    write_policy(&sb, "off", "hints = false", "");
+    let out = run_container(&sb, "off", &b, "off");
     assert!(out.ok() && out.stdout.contains("done"), "{out:?}");
     assert!(
         hints_of(&sb, "off").is_empty(),

@@ -7,18 +7,22 @@
 //! where a denial changes nothing, and a hint for each would be noise).
 //!
 //! How, at no cost to a container that is denied nothing: one trace instance for the whole
-//! host ([`INSTANCE`], made by the first `create` and kept, with a small buffer), whose events
-//! are those of the pids it follows (`set_event_pid` with `options/event-fork`: a followed
-//! process's children are followed, exited ones dropped by the kernel). `create` adds the
-//! container's init; the events (capability denials, forks, exits, execs) wait in the kernel's
-//! buffer until the next `create`, `delete` or `explain` reads them and tells them apart by the
-//! process tree: a fork's child belongs to its parent's container. The tracker
-//! (`/run/hardened/hints/tracker.json`, under a lock) keeps the pid of each followed process
-//! and the hints so far per container. `delete` writes the container's hints into the audit
-//! log (one `"decision":"hint"` record each) and forgets it.
+//! host ([`INSTANCE`], made by the first `create` and kept, with a small buffer), with the event
+//! `capability:cap_capable` filtered in the kernel to failed checks of those capabilities: the
+//! rest of the host's capability checks are dropped before they reach the buffer, and no pid
+//! list is kept (a write to `set_event_pid` waits for an RCU grace period, 40-70 ms). Events are
+//! told apart by the user namespace they check (`target_ns`): every container has its own.
+//! `create` learns how the events name the container's namespace from one check of its own that
+//! fails on purpose: a child enters the container's user namespace, drops its capabilities there
+//! and asks for `setuid(0)` (EPERM, nothing changes). The events wait in the kernel's buffer
+//! until the next `create`, `delete` or `explain` reads them. The tracker
+//! (`/run/hardened/hints/tracker.json`, under a lock) keeps each container's namespace and its
+//! hints so far. `delete` writes the container's hints into the audit log (one
+//! `"decision":"hint"` record each) and forgets it. A container without a user namespace of
+//! its own gets no hints.
 //!
-//! The buffer is small and overwritten when full: a container that forks and is denied a great
-//! deal between two reads can lose events, which the tracker counts and `explain` reports.
+//! The buffer is small and overwritten when full: a host that is denied a great deal between
+//! two reads can lose events, which the tracker counts and `explain` reports.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -26,7 +30,7 @@ use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::trace::{self, Tracefs};
@@ -34,31 +38,23 @@ use crate::trace::{self, Tracefs};
 /// Where the tracker lives (a tmpfs on every host: it lasts as long as the containers).
 pub const DIR: &str = "/run/hardened/hints";
 /// The host's one trace instance for hints.
-pub const INSTANCE: &str = "hardened-hints";
+pub const INSTANCE: &str = "hardened-capability-denials";
 /// Per-CPU buffer (KiB).
 const BUFFER_KB: &str = "256";
-/// At most this many followed pids are kept (past it, those no longer running are dropped).
-const MAX_PIDS: usize = 50_000;
 
 /// The capabilities a hint is given for (numbers, `linux/capability.h`): Docker's default set.
 pub const HINTED_CAPS: [u32; 14] = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31];
 
-/// The events, and their filters.
-fn events() -> [(&'static str, Option<String>); 4] {
+/// The event, and its filter: failed checks of the hinted capabilities.
+const EVENT: &str = "capability/cap_capable";
+
+fn filter() -> String {
     let caps = HINTED_CAPS
         .iter()
         .map(|c| format!("cap == {c}"))
         .collect::<Vec<_>>()
         .join(" || ");
-    [
-        (
-            "capability/cap_capable",
-            Some(format!("ret != 0 && ({caps})")),
-        ),
-        ("sched/sched_process_fork", None),
-        ("sched/sched_process_exit", None),
-        ("sched/sched_process_exec", None),
-    ]
+    format!("ret != 0 && ({caps})")
 }
 
 /// One hint: what was denied, to whom, how often, and what would allow it.
@@ -85,15 +81,15 @@ struct Tracked {
     init_pid: i32,
     /// The policy's audit log, where `delete` writes the hints.
     audit_log: PathBuf,
-    /// The init has executed the program: its events before are the runtime's set-up.
-    execed: bool,
     hints: BTreeMap<String, Hint>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Tracker {
-    /// pid -> container key.
-    pids: BTreeMap<i32, String>,
+    /// The container's user namespace as the events name it (`target_ns`) -> container key.
+    namespaces: BTreeMap<String, String>,
+    /// Probes made, not yet read: pid of the probe -> container key.
+    probes: BTreeMap<i32, String>,
     containers: BTreeMap<String, Tracked>,
     /// Events the kernel dropped since the tracker began (its buffer was full).
     lost: u64,
@@ -140,11 +136,6 @@ impl Locked {
     }
 
     fn save(&mut self) -> Result<()> {
-        if self.tracker.pids.len() > MAX_PIDS {
-            self.tracker
-                .pids
-                .retain(|pid, _| Path::new(&format!("/proc/{pid}")).exists());
-        }
         let tmp = self.path.with_extension("tmp");
         fs::write(&tmp, serde_json::to_vec(&self.tracker)?)
             .with_context(|| format!("write {}", tmp.display()))?;
@@ -179,45 +170,25 @@ impl Locked {
         let Some(ev) = trace::parse_line(line) else {
             return;
         };
-        let t = &mut self.tracker;
-        match ev.name {
-            "sched_process_fork" => {
-                let parent = trace::field(ev.fields, "pid").and_then(|p| p.parse().ok());
-                let child = trace::field(ev.fields, "child_pid").and_then(|p| p.parse().ok());
-                if let (Some(parent), Some(child)) = (parent, child) {
-                    if let Some(k) = t.pids.get(&parent).cloned() {
-                        t.pids.insert(child, k);
-                    }
-                }
-            }
-            // The event is the exiting task's (a thread's too: its tid was followed as a fork).
-            "sched_process_exit" => {
-                t.pids.remove(&ev.pid);
-            }
-            "sched_process_exec" => {
-                if let Some(c) = t
-                    .pids
-                    .get(&ev.pid)
-                    .and_then(|k| t.containers.get_mut(k))
-                    .filter(|c| c.init_pid == ev.pid)
-                {
-                    c.execed = true;
-                }
-            }
-            "cap_capable" => {
-                let Some(c) = t.pids.get(&ev.pid).and_then(|k| t.containers.get_mut(k)) else {
-                    return;
-                };
-                if ev.pid == c.init_pid && !c.execed {
-                    return;
-                }
-                let Some(cap) = trace::field(ev.fields, "cap").and_then(|c| c.parse().ok()) else {
-                    return;
-                };
-                add_capability_hint(c, cap, ev.comm);
-            }
-            _ => {}
+        if ev.name != "cap_capable" {
+            return;
         }
+        let t = &mut self.tracker;
+        let Some(ns) = trace::field(ev.fields, "target_ns") else {
+            return;
+        };
+        if let Some(k) = t.probes.remove(&ev.pid) {
+            // The probe of `follow`: how the events name this container's namespace.
+            t.namespaces.insert(ns.to_string(), k);
+            return;
+        }
+        let Some(c) = t.namespaces.get(ns).and_then(|k| t.containers.get_mut(k)) else {
+            return;
+        };
+        let Some(cap) = trace::field(ev.fields, "cap").and_then(|c| c.parse().ok()) else {
+            return;
+        };
+        add_capability_hint(c, cap, ev.comm);
     }
 }
 
@@ -284,21 +255,18 @@ fn lost_events(line: &str) -> Option<u64> {
     rest.split(' ').next()?.parse().ok()
 }
 
-/// The host's hints instance, made (once) if missing. `None` where the kernel lacks the events.
+/// The host's hints instance, made (once) if missing. `None` where the kernel lacks the event.
 fn instance(tf: &Tracefs) -> Result<Option<trace::Instance>> {
     if let Some(i) = tf.existing(INSTANCE) {
         return Ok(Some(i));
     }
-    if !events().iter().all(|(e, _)| tf.has_event(e)) {
+    if !tf.has_event(EVENT) {
         return Ok(None);
     }
     let i = tf.instance(INSTANCE)?;
     let setup = (|| -> Result<()> {
         i.set("buffer_size_kb", BUFFER_KB)?;
-        i.set("options/event-fork", "1")?;
-        for (event, filter) in events() {
-            i.enable(event, filter.as_deref())?;
-        }
+        i.enable(EVENT, Some(&filter()))?;
         Ok(())
     })();
     match setup {
@@ -306,6 +274,62 @@ fn instance(tf: &Tracefs) -> Result<Option<trace::Instance>> {
         Err(e) => {
             let _ = i.remove();
             Err(e)
+        }
+    }
+}
+
+/// capset(2)'s header and data (`linux/capability.h`).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// One capability check that fails on purpose in the user namespace of process `pid`: a child
+/// enters it, drops every capability and asks for `setuid(0)`; the kernel checks `SETUID` there
+/// and refuses (nothing changes). Returns the child's pid once it has exited.
+fn probe(pid: i32) -> Result<i32> {
+    use nix::unistd::{fork, ForkResult};
+    let path = std::ffi::CString::new(format!("/proc/{pid}/ns/user"))?;
+    // SAFETY: the child makes only system calls (open, setns, capset, setuid, _exit) on data
+    // prepared before the fork: nothing that could wait on a lock another thread held.
+    match unsafe { fork() }.context("fork the hints probe")? {
+        ForkResult::Child => {
+            // SAFETY: raw system calls on valid arguments; the child exits without unwinding.
+            unsafe {
+                let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                if fd < 0 || libc::setns(fd, libc::CLONE_NEWUSER) != 0 {
+                    libc::_exit(1);
+                }
+                let mut header = CapHeader {
+                    version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+                    pid: 0,
+                };
+                let data = [CapData::default(); 2];
+                if libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) != 0 {
+                    libc::_exit(1);
+                }
+                libc::setuid(0);
+                libc::_exit(0);
+            }
+        }
+        ForkResult::Parent { child } => {
+            let status =
+                nix::sys::wait::waitpid(child, None).context("wait for the hints probe")?;
+            if !matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)) {
+                bail!(
+                    "the hints probe could not enter the container's user namespace ({status:?})"
+                );
+            }
+            Ok(child.as_raw())
         }
     }
 }
@@ -336,8 +360,9 @@ fn try_follow(root: &Path, id: &str, init_pid: i32, audit_log: &Path) -> Result<
             ..Tracked::default()
         },
     );
-    locked.tracker.pids.insert(init_pid, k);
-    inst.append("set_event_pid", &format!("{init_pid}\n"))?;
+    let probe_pid = probe(init_pid)?;
+    locked.tracker.probes.insert(probe_pid, k);
+    locked.drain(&inst)?;
     locked.save()
 }
 
@@ -395,7 +420,8 @@ fn take(root: &Path, id: &str) -> Result<(Vec<Hint>, PathBuf)> {
         locked.drain(&inst)?;
     }
     let c = locked.tracker.containers.remove(&k).unwrap_or_default();
-    locked.tracker.pids.retain(|_, v| *v != k);
+    locked.tracker.namespaces.retain(|_, v| *v != k);
+    locked.tracker.probes.retain(|_, v| *v != k);
     locked.save()?;
     Ok((c.hints.into_values().collect(), c.audit_log))
 }
@@ -415,24 +441,8 @@ pub fn record(id: &str, h: &Hint) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    fn locked_in_memory() -> (Tracker, String) {
-        let mut t = Tracker::default();
-        let k = key(Path::new("/run/x"), "c1");
-        t.containers.insert(
-            k.clone(),
-            Tracked {
-                id: "c1".into(),
-                root: "/run/x".into(),
-                init_pid: 100,
-                ..Tracked::default()
-            },
-        );
-        t.pids.insert(100, k.clone());
-        (t, k)
-    }
-
     fn feed(t: Tracker, lines: &[&str]) -> Tracker {
-        // `take` without the lock and the file: the same logic on a tracker in memory.
+        // `take` without the tracker's file: the same logic on a tracker in memory.
         let dir = tempfile::tempdir().expect("tempdir");
         let lock = fs::File::create(dir.path().join("lock")).expect("lock file");
         let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
@@ -450,25 +460,34 @@ mod tests {
     }
 
     #[test]
-    fn denials_are_told_apart_by_the_process_tree() {
-        let (t, k) = locked_in_memory();
+    fn denials_are_told_apart_by_the_user_namespace_checked() {
+        let mut t = Tracker::default();
+        let k = key(Path::new("/run/x"), "c1");
+        t.containers.insert(
+            k.clone(),
+            Tracked {
+                id: "c1".into(),
+                root: "/run/x".into(),
+                init_pid: 100,
+                ..Tracked::default()
+            },
+        );
+        t.probes.insert(200, k.clone());
         let t = feed(
             t,
             &[
-                // The runtime's set-up, before the init execs: not the program's.
-                "  youki:[2:INIT]-100 [000] ..... 1.0: cap_capable: cred 1, target_ns 2, capable_ns 2, cap 7, ret -1",
-                "              sh-100 [000] ..... 1.1: sched_process_exec: filename=/bin/sh pid=100 old_pid=100",
-                "              sh-100 [000] ..... 1.2: sched_process_fork: comm=sh pid=100 child_comm=sh child_pid=101",
-                "           chown-101 [001] ..... 1.3: cap_capable: cred 1, target_ns 2, capable_ns 2, cap 0, ret -1",
-                "           chown-101 [001] ..... 1.4: cap_capable: cred 1, target_ns 2, capable_ns 2, cap 0, ret -1",
-                // A process of no followed container.
-                "           other-555 [001] ..... 1.5: cap_capable: cred 1, target_ns 2, capable_ns 2, cap 0, ret -1",
-                "           chown-101 [001] ..... 1.6: sched_process_exit: comm=chown pid=101 prio=120 group_dead=true",
+                // The probe: how the events name c1's namespace (not a hint).
+                "       hardened-200 [000] ..... 1.0: cap_capable: cred 1, target_ns 00000000aaaa, capable_ns 00000000aaaa, cap 7, ret -1",
+                "           chown-101 [001] ..... 1.3: cap_capable: cred 1, target_ns 00000000aaaa, capable_ns 00000000aaaa, cap 0, ret -1",
+                "           chown-102 [001] ..... 1.4: cap_capable: cred 1, target_ns 00000000aaaa, capable_ns 00000000aaaa, cap 0, ret -1",
+                // Another namespace (the host's, another container's): not c1's.
+                "           other-555 [001] ..... 1.5: cap_capable: cred 1, target_ns 00000000bbbb, capable_ns 0000000000000000, cap 0, ret -1",
                 "CPU:1 [LOST 3 EVENTS]",
             ],
         );
+        assert_eq!(t.namespaces.get("00000000aaaa"), Some(&k));
+        assert!(t.probes.is_empty());
         let c = &t.containers[&k];
-        assert!(c.execed);
         assert_eq!(c.hints.len(), 1, "{:?}", c.hints);
         let h = &c.hints["cap:CHOWN"];
         assert_eq!(
@@ -485,14 +504,12 @@ mod tests {
             "{}",
             h.what
         );
-        assert!(!t.pids.contains_key(&101), "an exited process is forgotten");
         assert_eq!(t.lost, 3);
     }
 
     #[test]
     fn the_filter_names_every_hinted_capability() {
-        let (_, filter) = &events()[0];
-        let f = filter.as_deref().unwrap_or("");
+        let f = filter();
         assert!(f.starts_with("ret != 0 && (cap == 0 || "), "{f}");
         assert!(!f.contains("cap == 21"), "SYS_ADMIN is not hinted: {f}");
     }

@@ -324,7 +324,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Policy, LoadError> {
         learn_dir: file
             .learn_dir
             .unwrap_or_else(|| Policy::default().learn_dir),
-        hints: file.hints.unwrap_or(false),
+        hints: file.hints.unwrap_or(true),
         default_profile: file.default_profile,
         profile_dirs: file.profile_dirs,
         builtin_profiles: file.builtin_profiles,

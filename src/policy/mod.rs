@@ -235,8 +235,7 @@ pub struct Policy {
     /// Where learn mode writes the profiles it learned (`hardened profile` reads them there).
     pub learn_dir: PathBuf,
     /// Follow every container for hints (`crate::hints`: capability denials named in the audit
-    /// log with the key that allows them). Off by default: following a container costs one
-    /// write to the kernel's pid filter, which waits for an RCU grace period (40-70 ms here).
+    /// log with the key that allows them).
     pub hints: bool,
     /// Directories whose `*.toml` files hold more `[profiles.NAME]` tables: how an operator
     /// adopts a reviewed learned profile (copy it there).
@@ -271,7 +270,7 @@ impl Default for Policy {
             mode: Mode::Enforce,
             audit_log: PathBuf::from("/var/log/hardened/audit.log"),
             learn_dir: PathBuf::from(DEFAULT_LEARN_DIR),
-            hints: false,
+            hints: true,
             profile_dirs: Vec::new(),
             builtin_profiles: Vec::new(),
             source: None,
