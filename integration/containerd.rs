@@ -299,3 +299,110 @@ fn ctr_run_with_a_climbing_cgroup_path_is_refused() {
         "runtime state left after a refused create"
     );
 }
+
+/// Learn mode through containerd (docs/learn.md): the runc v2 shim passes no runtime arguments,
+/// so the handler's binary is a wrapper that names the policy. The annotation names the learned
+/// profile; the profile, adopted through `profile_dirs` and selected by annotation, runs the
+/// same program with the read-only root, and what it did not use stays refused.
+#[test]
+fn ctr_learn_then_run_under_the_learned_profile() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Ns::new();
+    let dir = tempfile::Builder::new()
+        .prefix("hardened-ctr-learn-")
+        .tempdir()
+        .expect("temp dir");
+    let learned = dir.path().join("learned");
+    let audit = dir.path().join("audit.log");
+    let wrapper = |name: &str, policy: &str| -> PathBuf {
+        let p = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!("audit_log = {:?}\n{policy}\n", audit.display().to_string()),
+        )
+        .expect("write policy");
+        let w = dir.path().join(format!("hardened-{name}"));
+        std::fs::write(
+            &w,
+            format!(
+                "#!/bin/sh\nexec {} --policy {} \"$@\"\n",
+                hardened_bin().display(),
+                p.display()
+            ),
+        )
+        .expect("write wrapper");
+        std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        w
+    };
+    let learn = wrapper(
+        "learn",
+        &format!(
+            "mode = \"learn\"\nlearn_dir = {:?}",
+            learned.display().to_string()
+        ),
+    );
+    std::fs::create_dir(&learned).expect("mkdir learned");
+    let adopted = wrapper(
+        "adopted",
+        &format!("profile_dirs = [{:?}]", learned.display().to_string()),
+    );
+    let entrypoint = "mkdir -p /var/cache/app && chown 33:33 /var/cache/app && echo data > /var/cache/app/f && echo entrypoint-ok";
+    let ctr_run = |binary: &Path, annotation: &str, id: &str, script: &str| {
+        run(ns
+            .ctr()
+            .args([
+                "run",
+                "--rm",
+                "--runtime",
+                "io.containerd.runc.v2",
+                "--runc-binary",
+            ])
+            .arg(binary)
+            .arg("--runc-root")
+            .arg(ns.runc_root.path())
+            .args([
+                "--annotation",
+                annotation,
+                &ns.image,
+                id,
+                "sh",
+                "-c",
+                script,
+            ]))
+    };
+
+    let out = ctr_run(
+        &learn,
+        "io.hardened.learn=ctrapp",
+        &unique("ctr-learn"),
+        entrypoint,
+    );
+    assert!(out.ok() && out.stdout.contains("entrypoint-ok"), "{out:?}");
+    let toml = poll_for(DEADLINE, Duration::from_millis(100), || {
+        std::fs::read_to_string(learned.join("ctrapp.toml")).ok()
+    })
+    .unwrap_or_else(|| panic!("no learned profile in {}", learned.display()));
+    assert!(toml.contains("[profiles.ctrapp]"), "{toml}");
+    assert!(toml.contains("\"CHOWN\""), "{toml}");
+    assert!(!toml.contains("\"NET_RAW\""), "{toml}");
+    assert!(toml.contains("\"/var/cache/app\""), "{toml}");
+
+    let out = ctr_run(
+        &adopted,
+        "io.hardened.profile=ctrapp",
+        &unique("ctr-adopted"),
+        &format!("{entrypoint}; /usr/bin/rawsock-probe; echo x > /etc/probe && echo etc-written"),
+    );
+    assert!(
+        out.stdout.contains("entrypoint-ok"),
+        "runs under what it learned: {out:?}"
+    );
+    assert!(
+        out.stdout.contains("rawsock: ") && !out.stdout.contains("rawsock: ok"),
+        "no raw socket: {out:?}"
+    );
+    assert!(
+        !out.stdout.contains("etc-written"),
+        "read-only root: {out:?}"
+    );
+}
