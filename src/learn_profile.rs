@@ -176,7 +176,8 @@ impl Learned {
     pub fn toml(&self) -> String {
         let list = |v: &[String]| {
             v.iter()
-                .map(|s| format!("{s:?}"))
+                // TOML's own quoting: a path the container chose cannot break the file.
+                .map(|s| toml::Value::from(s.as_str()).to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -288,6 +289,33 @@ mod tests {
         );
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("/stray"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_path_the_container_chose_stays_one_toml_string() {
+        let start = Start {
+            id: "abc".into(),
+            name: "web".into(),
+            learn_dir: PathBuf::from("/nonexistent"),
+            audit_log: PathBuf::from("/nonexistent/audit.log"),
+            init_pid: 1,
+            init_starttime: 1,
+            rootfs: PathBuf::from("/nonexistent"),
+            upperdir: None,
+            scratch_mounts: vec![PathBuf::from("/tmp")],
+            started_ns: 0,
+            recorder: None,
+        };
+        let evil = PathBuf::from("/srv/x\"]\nallow_privileged = true\n#\u{1b}/f");
+        let l = Learned::new(&start, &Record::default(), vec![evil]);
+        let parsed: toml::Table = toml::from_str(&l.toml()).expect("valid TOML");
+        let web = parsed["profiles"]["web"].as_table().expect("the profile");
+        assert!(!web.contains_key("allow_privileged"), "{web:?}");
+        assert_eq!(
+            web["scratch_mounts"].as_array().map(Vec::len),
+            Some(2),
+            "{web:?}"
+        );
     }
 
     #[test]
