@@ -69,11 +69,15 @@ fn run_bundle(sb: &Sandbox, name: &str, bundle: &Path) -> Out {
         .arg(&id))
 }
 
-/// The audit log's last record, parsed.
+/// The audit log's last decision (a `create`, `run` or `exec` record; the hints `delete`
+/// writes after it are not decisions), parsed.
 fn last_audit_record(sb: &Sandbox) -> serde_json::Value {
     let log = std::fs::read_to_string(sb.audit_log()).expect("read the audit log");
-    let line = log.lines().last().expect("an audit record");
-    serde_json::from_str(line).expect("a JSON audit record")
+    log.lines()
+        .rev()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON audit record"))
+        .find(|r| r["command"] != "delete")
+        .expect("an audit record")
 }
 
 #[test]
