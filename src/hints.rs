@@ -405,6 +405,14 @@ pub fn conclude(root: &Path, id: &str) {
     }
 }
 
+/// A container that never ran or whose delete could not say goodbye (an aborted create, a
+/// leftover removed by `delete --force`): no longer followed, its hints dropped.
+pub fn forget(root: &Path, id: &str) {
+    if let Err(e) = take(root, id) {
+        tracing::debug!("hints: container {id}: {e:#}");
+    }
+}
+
 fn take(root: &Path, id: &str) -> Result<(Vec<Hint>, PathBuf)> {
     let none = || (Vec::new(), PathBuf::new());
     if !Path::new(DIR).join("tracker.json").exists() {

@@ -482,6 +482,7 @@ impl Drop for Undo<'_> {
             bundle::remove_shadow(&ctx.root, id);
             crate::userns::alloc::free(&ctx.root, id);
             crate::learn::discard(&ctx.root, id);
+            crate::hints::forget(&ctx.root, id);
             ledger::remove(&ctx.root, id);
             Ok(())
         })();

@@ -56,6 +56,7 @@ pub fn remove_leftovers(ctx: &Ctx, id: &str, force: bool) -> Result<()> {
     bundle::remove_shadow(&ctx.root, id);
     crate::userns::alloc::free(&ctx.root, id);
     crate::learn::discard(&ctx.root, id);
+    crate::hints::forget(&ctx.root, id);
     ledger::remove(&ctx.root, id);
     Ok(())
 }
