@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::gaps::capabilities::{CapData, CapHeader, LINUX_CAPABILITY_VERSION_3};
 use crate::trace::{self, Tracefs};
 
 /// Where the tracker lives (a tmpfs on every host: it lasts as long as the containers).
@@ -278,21 +279,6 @@ fn instance(tf: &Tracefs) -> Result<Option<trace::Instance>> {
     }
 }
 
-/// capset(2)'s header and data (`linux/capability.h`).
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
 /// One capability check that fails on purpose in the user namespace of process `pid`: a child
 /// enters it, drops every capability and asks for `setuid(0)`; the kernel checks `SETUID` there
 /// and refuses (nothing changes). Returns the child's pid once it has exited.
@@ -310,7 +296,7 @@ fn probe(pid: i32) -> Result<i32> {
                     libc::_exit(1);
                 }
                 let mut header = CapHeader {
-                    version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+                    version: LINUX_CAPABILITY_VERSION_3,
                     pid: 0,
                 };
                 let data = [CapData::default(); 2];
