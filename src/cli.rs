@@ -267,6 +267,9 @@ pub enum Command {
     /// Learn mode's recorder, started by `create` (src/learn.rs)
     #[command(name = "__learn-record", hide = true)]
     LearnRecord(LearnRecord),
+    /// The syscall hints daemon (started by create; see src/syscall_hints.rs)
+    #[command(name = "__syscall-hints", hide = true)]
+    SyscallHints,
 }
 
 #[derive(Args, Debug)]

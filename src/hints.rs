@@ -354,6 +354,24 @@ fn try_follow(root: &Path, id: &str, init_pid: i32, audit_log: &Path) -> Result<
 
 /// The hints of a container so far (it goes on being followed). `None`: not followed.
 pub fn peek(root: &Path, id: &str) -> Result<Option<(Vec<Hint>, u64)>> {
+    let syscalls = crate::syscall_hints::read(root, id);
+    let caps = peek_capabilities(root, id)?;
+    Ok(match (caps, syscalls) {
+        (None, None) => None,
+        (caps, syscalls) => {
+            let (mut hints, lost) = caps.unwrap_or_default();
+            hints.extend(
+                syscalls
+                    .as_ref()
+                    .map(crate::syscall_hints::hints)
+                    .unwrap_or_default(),
+            );
+            Some((hints, lost))
+        }
+    })
+}
+
+fn peek_capabilities(root: &Path, id: &str) -> Result<Option<(Vec<Hint>, u64)>> {
     if !Path::new(DIR).join("tracker.json").exists() {
         return Ok(None);
     }
@@ -376,24 +394,31 @@ pub fn peek(root: &Path, id: &str) -> Result<Option<(Vec<Hint>, u64)>> {
 
 /// `delete`: the container's hints, into the policy's audit log; it is no longer followed.
 pub fn conclude(root: &Path, id: &str) {
-    match take(root, id) {
-        Ok((hints, audit_log)) => {
-            for h in &hints {
-                crate::audit::append(&audit_log, &record(id, h));
-                tracing::info!(
-                    "hint for container {id}: {}; to allow it: {}",
-                    h.what,
-                    h.allow
-                );
-            }
+    let syscalls = crate::syscall_hints::take(root, id);
+    let (mut hints, mut audit_log) = take(root, id).unwrap_or_else(|e| {
+        tracing::debug!("hints: container {id}: {e:#}");
+        (Vec::new(), PathBuf::new())
+    });
+    if let Some(r) = &syscalls {
+        hints.extend(crate::syscall_hints::hints(r));
+        if audit_log.as_os_str().is_empty() {
+            audit_log = r.audit_log.clone();
         }
-        Err(e) => tracing::debug!("hints: container {id}: {e:#}"),
+    }
+    for h in &hints {
+        crate::audit::append(&audit_log, &record(id, h));
+        tracing::info!(
+            "hint for container {id}: {}; to allow it: {}",
+            h.what,
+            h.allow
+        );
     }
 }
 
 /// A container that never ran or whose delete could not say goodbye (an aborted create, a
 /// leftover removed by `delete --force`): no longer followed, its hints dropped.
 pub fn forget(root: &Path, id: &str) {
+    let _ = crate::syscall_hints::take(root, id);
     if let Err(e) = take(root, id) {
         tracing::debug!("hints: container {id}: {e:#}");
     }

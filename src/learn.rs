@@ -188,6 +188,8 @@ fn spawn_recorder(root: &Path, id: &str) -> Result<(i32, String)> {
     unsafe {
         cmd.pre_exec(|| {
             libc::setsid();
+            // Not the caller's directory: it may be a mount point someone unmounts.
+            libc::chdir(c"/".as_ptr());
             // The container's stdio (a caller's FIFOs) and anything else `create` inherited stay
             // out of the recorder, or Docker would wait for their end.
             libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);

@@ -28,6 +28,7 @@ pub mod scratch;
 pub mod sealed;
 pub mod seccomp;
 pub mod stdio;
+pub mod syscall_hints;
 #[cfg(test)]
 mod test_support;
 pub mod trace;

@@ -112,6 +112,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Completion(a) => cmd::manual::completion(a.shell).map(|_| 0),
         Command::LearnRecord(a) if a.remove => hardened::learn::remove_main(&a.id),
         Command::LearnRecord(a) => hardened::learn::record_main(&g.root, &a.id),
+        Command::SyscallHints => hardened::syscall_hints::daemon_main(),
         Command::Man(a) => {
             for page in cmd::manual::man(&a.dir)? {
                 println!("{}", page.display());

@@ -88,6 +88,9 @@ struct Prepared {
     /// trees exist only in this process's private mount namespace and the container's.
     lasting: Option<Spec>,
     confine: Option<crate::gaps::confine::Confinement>,
+    /// The connection to the syscall hints daemon that the container's process sends its
+    /// filter's listener on (`crate::syscall_hints`); ours is closed once it is built.
+    hints_conn: Option<std::os::fd::OwnedFd>,
     /// Namespaces `create` enters itself before libcontainer forks (`userns::join`).
     prejoin: Vec<(LinuxNamespaceType, PathBuf)>,
     userns_range: Option<IdRange>,
@@ -118,6 +121,42 @@ impl Specs {
     }
 }
 
+/// Syscall hints (`crate::syscall_hints`): with hints on, in the hardened mode, a filter whose
+/// refusals can be answered by the daemon becomes the notifying one, and the connection the
+/// container's process hands the listener on is made. Without the daemon the container runs
+/// with its plain filter: hints never stop a container.
+fn syscall_hints(
+    ctx: &Ctx,
+    id: &str,
+    full: &Spec,
+    confine: Option<&mut crate::gaps::confine::Confinement>,
+) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::AsRawFd;
+    if !ctx.policy.hints
+        || !matches!(
+            ctx.policy.mode,
+            crate::policy::Mode::Enforce | crate::policy::Mode::Audit
+        )
+    {
+        return None;
+    }
+    let confine = confine?;
+    let profile = full.linux().as_ref()?.seccomp().as_ref()?;
+    let errno = crate::syscall_hints::refusal_errno(profile)?;
+    let notifying = confine.filter.as_ref()?.notifying(errno)?;
+    match crate::syscall_hints::connect(&ctx.root, id, errno, &ctx.policy.audit_log) {
+        Ok(conn) => {
+            confine.filter = Some(notifying);
+            confine.hints_sock = Some(conn.as_raw_fd());
+            Some(conn)
+        }
+        Err(e) => {
+            tracing::info!("container {id} runs without syscall hints: {e:#}");
+            None
+        }
+    }
+}
+
 /// Step 2: what the host does before libcontainer runs.
 fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
     let Planned { caller, spec, plan } = planned;
@@ -129,8 +168,9 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
     // Seccomp and capabilities are applied by our executor (crate::gaps::confine): libcontainer gets
     // the spec without them; `full` is what later readers see.
     let full = run.clone();
-    let confine = crate::gaps::confine::split_init(&ctx.root, &mut run)
+    let mut confine = crate::gaps::confine::split_init(&ctx.root, &mut run)
         .map_err(|e| anyhow::Error::new(e).context(context()))?;
+    let hints_conn = syscall_hints(ctx, id, &full, confine.as_mut());
     let mut specs = Specs {
         run,
         full,
@@ -175,6 +215,7 @@ fn prepare(ctx: &Ctx, id: &str, planned: Planned) -> Result<Prepared> {
         bundle,
         lasting: specs.lasting,
         confine,
+        hints_conn,
         prejoin,
         userns_range,
         gaps,
@@ -388,6 +429,7 @@ fn build(
     drop(entered);
     // Our copies: the init holds its own. `start` must see end of file when the init execs.
     drop(p.hooks.shim.take());
+    drop(p.hints_conn.take());
     drop(host_proc);
     let built = built.map_err(|e| {
         // runtime.md lifecycle 3-5, 12-13: the container is gone; its poststop hooks run.

@@ -47,6 +47,9 @@ pub struct Confinement {
     /// The process's capabilities; None leaves them as libcontainer left them.
     pub capabilities: Option<LinuxCapabilities>,
     pub no_new_privileges: bool,
+    /// Syscall hints: the connection (inherited from `create`) the filter's listener is sent
+    /// on right after loading (`crate::syscall_hints`). The filter is then the notifying one.
+    pub hints_sock: Option<std::os::fd::RawFd>,
 }
 
 fn load_hint(e: nix::errno::Errno) -> &'static str {
@@ -74,10 +77,16 @@ impl Confinement {
     }
 
     fn load_filter(&self) -> Result<(), ConfineError> {
-        match &self.filter {
-            Some(f) => f.load().map_err(ConfineError::LoadFilter),
-            None => Ok(()),
+        let Some(f) = &self.filter else {
+            return Ok(());
+        };
+        let listener = f.load_with_listener().map_err(ConfineError::LoadFilter)?;
+        if let (Some(sock), Some(listener)) = (self.hints_sock, listener) {
+            // Sent at once: a refused call from here on waits for the daemon. Should the send
+            // fail, the listener closes with it and refused calls return ENOSYS: still refused.
+            let _ = crate::syscall_hints::send_listener(sock, listener);
         }
+        Ok(())
     }
 }
 
@@ -115,6 +124,7 @@ pub fn split_init(root: &Path, spec: &mut Spec) -> Result<Option<Confinement>, B
         filter,
         capabilities: process.capabilities().clone(),
         no_new_privileges: process.no_new_privileges() == Some(true),
+        hints_sock: None,
     };
     process.set_capabilities(None);
     spec.set_process(Some(process));
@@ -161,6 +171,7 @@ pub fn split_exec(
         filter,
         capabilities: process.capabilities().clone(),
         no_new_privileges: process.no_new_privileges() == Some(true) || container_nnp,
+        hints_sock: None,
     };
     process.set_capabilities(None);
     Ok(Some(confine))

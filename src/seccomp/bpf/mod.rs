@@ -98,9 +98,54 @@ impl Filter {
         self.flags
     }
 
+    /// The same program with every `SECCOMP_RET_ERRNO | errno` return turned into
+    /// `SECCOMP_RET_USER_NOTIF`, to be loaded with a listener (syscall hints,
+    /// `crate::syscall_hints`): the listener answers those calls with the same `errno`, so the
+    /// program sees what it saw before. None when the program never returns that errno, or when
+    /// its flags include TSYNC (which the kernel refuses with a listener).
+    pub fn notifying(&self, errno: u32) -> Option<Filter> {
+        if self.flags & libc::SECCOMP_FILTER_FLAG_TSYNC != 0 {
+            return None;
+        }
+        let refused = libc::SECCOMP_RET_ERRNO | (errno & libc::SECCOMP_RET_DATA);
+        let ret_k = (libc::BPF_RET | libc::BPF_K) as u16;
+        let mut insns = self.insns.clone();
+        let mut changed = 0;
+        for i in insns
+            .iter_mut()
+            .filter(|i| i.code == ret_k && i.k == refused)
+        {
+            i.k = libc::SECCOMP_RET_USER_NOTIF;
+            changed += 1;
+        }
+        (changed > 0).then_some(Filter {
+            insns,
+            flags: self.flags | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+        })
+    }
+
+    /// Install the filter on the calling thread. Needs `no_new_privs` or `CAP_SYS_ADMIN` in the
+    /// thread's user namespace. A filter from [`Filter::notifying`] returns its listener.
+    pub fn load_with_listener(&self) -> nix::Result<Option<std::os::fd::OwnedFd>> {
+        let ret = self.install()?;
+        if self.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
+            return Ok(None);
+        }
+        let fd = std::os::fd::RawFd::try_from(ret).map_err(|_| nix::errno::Errno::EBADF)?;
+        // SAFETY: with SECCOMP_FILTER_FLAG_NEW_LISTENER, seccomp(2) returns a new descriptor
+        // that nothing else owns.
+        Ok(Some(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        }))
+    }
+
     /// Install the filter on the calling thread. Needs `no_new_privs` or `CAP_SYS_ADMIN` in the
     /// thread's user namespace.
     pub fn load(&self) -> nix::Result<()> {
+        self.load_with_listener().map(drop)
+    }
+
+    fn install(&self) -> nix::Result<libc::c_long> {
         let prog = libc::sock_fprog {
             len: self.insns.len() as libc::c_ushort,
             filter: self.insns.as_ptr() as *mut libc::sock_filter,
@@ -115,6 +160,6 @@ impl Filter {
                 &prog as *const libc::sock_fprog,
             )
         };
-        nix::errno::Errno::result(ret).map(drop)
+        nix::errno::Errno::result(ret)
     }
 }

@@ -1,0 +1,161 @@
+//! Syscall hints (src/syscall_hints.rs), through real containers: a system call the seccomp
+//! profile refuses still fails inside the container with the profile's errno, and `delete`
+//! writes a hint naming the call, the program and what would allow it; the daemon that answers
+//! the refusals leaves once the last container is gone.
+//!
+//! Run as root: `cargo test --release --test hints`. Needs seccomp user notification (Linux
+//! 5.8 or later); no trace events.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{poll_for, run, Out, Sandbox};
+
+fn write_policy(sb: &Sandbox, name: &str, top: &str) -> PathBuf {
+    let path = sb.policy(name);
+    let text = format!(
+        "audit_log = {:?}\n{top}\n",
+        sb.audit_log().display().to_string()
+    );
+    fs::write(&path, text).expect("write policy");
+    path
+}
+
+fn run_container(sb: &Sandbox, policy: &str, bundle: &Path, id: &str) -> Out {
+    run(sb
+        .hardened_with(policy)
+        .args(["run", "--bundle"])
+        .arg(bundle)
+        .arg(id))
+}
+
+fn hints_of(sb: &Sandbox, id: &str) -> Vec<serde_json::Value> {
+    fs::read_to_string(sb.audit_log())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["id"] == id && r["decision"] == "hint")
+        .map(|r| r["hint"].clone())
+        .collect()
+}
+
+/// Pids of the syscall hints daemon.
+fn daemons() -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmdline.split(|b| *b == 0).any(|a| a == b"__syscall-hints") {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// One test, so that no other container of this binary keeps the daemon alive when the end
+/// checks that it left.
+#[test]
+fn refused_system_calls_are_hinted_still_refused_and_the_daemon_leaves() {
+    let sb = Sandbox::new();
+
+    // A call the baseline refuses (syslog, through busybox dmesg): refused as before, with
+    // the same errno, and hinted as the baseline's.
+    let b = sb.bundle("dmesg", &["sh", "-c", "dmesg >/dev/null; echo rc=$?"]);
+    write_policy(&sb, "hints", "hints = true");
+    let out = run_container(&sb, "hints", &b, "dmesg");
+    assert!(out.ok() && out.stdout.contains("rc=1"), "{out:?}");
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "the profile's errno (EPERM), not ENOSYS: {out:?}"
+    );
+    let hints = hints_of(&sb, "dmesg");
+    let h = hints
+        .iter()
+        .find(|h| h["kind"] == "syscall")
+        .unwrap_or_else(|| panic!("a syscall hint: {hints:?}"));
+    assert_eq!(h["denied"], "syslog", "{hints:?}");
+    assert!(
+        h["processes"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p == "dmesg")),
+        "names the program: {hints:?}"
+    );
+    assert!(
+        h["allow"].as_str().unwrap_or("").contains("baseline"),
+        "{hints:?}"
+    );
+
+    // A call only the operator's profile leaves out (uname): the hint names seccomp_profile,
+    // and `explain` says it in words.
+    let mut profile = serde_json::to_value(hardened::seccomp::default_profile()).expect("json");
+    for rule in profile["syscalls"].as_array_mut().expect("rules") {
+        if let Some(names) = rule["names"].as_array_mut() {
+            names.retain(|n| n != "uname");
+        }
+    }
+    fs::write(
+        sb.policy("no-uname").with_file_name("no-uname.json"),
+        profile.to_string(),
+    )
+    .expect("write profile");
+    write_policy(
+        &sb,
+        "no-uname",
+        "hints = true\n[defaults]\nseccomp_profile = \"no-uname.json\"",
+    );
+    let b = sb.bundle("uname", &["sh", "-c", "uname -s; echo rc=$?"]);
+    let out = run_container(&sb, "no-uname", &b, "uname");
+    // busybox prints what uname(2) left in its buffer (nothing) and does not check.
+    assert!(
+        out.ok() && !out.stdout.contains("Linux"),
+        "refused: {out:?}"
+    );
+    let hints = hints_of(&sb, "uname");
+    assert!(
+        hints.iter().any(|h| h["denied"] == "uname"
+            && h["allow"]
+                .as_str()
+                .unwrap_or("")
+                .contains("seccomp_profile")),
+        "{hints:?}"
+    );
+    let explained = run(sb.hardened_with("no-uname").args(["explain", "uname"]));
+    assert!(
+        explained.ok()
+            && explained
+                .stdout
+                .contains("the system call uname was refused")
+            && explained.stdout.contains("to allow it: a seccomp profile"),
+        "{explained:?}"
+    );
+
+    // Hints off: the plain filter, no record.
+    write_policy(&sb, "off", "hints = false");
+    let b = sb.bundle("off", &["sh", "-c", "dmesg >/dev/null; echo rc=$?"]);
+    let out = run_container(&sb, "off", &b, "off");
+    assert!(out.ok() && out.stdout.contains("rc=1"), "{out:?}");
+    assert!(
+        hints_of(&sb, "off").is_empty(),
+        "{:?}",
+        hints_of(&sb, "off")
+    );
+
+    // The daemon leaves once no container needs it (2 s idle), and takes its socket along.
+    let left = poll_for(Duration::from_secs(15), Duration::from_millis(200), || {
+        daemons().is_empty().then_some(())
+    });
+    assert!(
+        left.is_some(),
+        "the syscall hints daemon is still there: {:?}",
+        daemons()
+    );
+    assert!(
+        !Path::new("/run/hardened/hints/syscalls.sock").exists(),
+        "the daemon's socket is left"
+    );
+}
