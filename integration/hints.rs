@@ -12,7 +12,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{poll_for, run, Out, Sandbox};
+use common::{
+    docker, docker_run_cmd, image, poll_for, run, test_env, unique, DockerContainer, Out, Sandbox,
+};
+
+/// The tests of this binary, one at a time: the first checks that the daemon leaves once no
+/// container of this binary needs it.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn write_policy(sb: &Sandbox, name: &str, top: &str) -> PathBuf {
     let path = sb.policy(name);
@@ -57,10 +67,11 @@ fn daemons() -> Vec<u32> {
     out
 }
 
-/// One test, so that no other container of this binary keeps the daemon alive when the end
+/// Sequential, so that no other container of this binary keeps the daemon alive when the end
 /// checks that it left.
 #[test]
 fn refused_system_calls_are_hinted_still_refused_and_the_daemon_leaves() {
+    let _serial = serial();
     let sb = Sandbox::new();
 
     // A call the baseline refuses (syslog, through busybox dmesg): refused as before, with
@@ -157,5 +168,41 @@ fn refused_system_calls_are_hinted_still_refused_and_the_daemon_leaves() {
     assert!(
         !Path::new("/run/hardened/hints/syscalls.sock").exists(),
         "the daemon's socket is left"
+    );
+}
+
+/// Through Docker, whose own default profile the config carries (the baseline merged in): the
+/// call is refused with Docker's errno and the hint is in the runtime's audit log once Docker
+/// deletes the container.
+#[test]
+fn docker_a_refused_system_call_is_a_hint() {
+    let _serial = serial();
+    let name = unique("sysc");
+    let _guard = DockerContainer(name.clone());
+    let out = run(docker_run_cmd("hardened-hints")
+        .args(["--name", &name, &image()])
+        .args(["sh", "-c", "dmesg >/dev/null; echo rc=$?"]));
+    assert!(
+        out.stdout.contains("rc=1") && out.stderr.contains("Operation not permitted"),
+        "{out:?}"
+    );
+    let inspect = run(docker().args(["inspect", "-f", "{{.Id}}", &name]));
+    assert!(inspect.ok(), "{inspect:?}");
+    let id = inspect.stdout.trim().to_string();
+    let log = PathBuf::from(test_env("HARDENED_TEST_DAEMON_DIR")).join("audit/hints.log");
+    let hint = poll_for(Duration::from_secs(20), Duration::from_millis(100), || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|r| r["id"] == id.as_str() && r["hint"]["kind"] == "syscall")
+    });
+    let hint = hint.unwrap_or_else(|| panic!("no syscall hint for {id} in {}", log.display()));
+    assert_eq!(hint["hint"]["denied"], "syslog", "{hint}");
+    assert!(
+        hint["hint"]["processes"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p == "dmesg")),
+        "{hint}"
     );
 }

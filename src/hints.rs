@@ -144,6 +144,19 @@ impl Locked {
     }
 
     /// Read every event the kernel has buffered, and take each in.
+    /// Forget containers whose ledger is gone without a `delete` that said goodbye (a state
+    /// root removed by hand, a host whose /run outlived it): the tracker never grows with them.
+    /// The ledger, not the state directory: `delete` removes the ledger last, after it read
+    /// the hints.
+    fn prune(&mut self) {
+        let t = &mut self.tracker;
+        t.containers
+            .retain(|_, c| crate::ledger::path(&c.root, &c.id).exists());
+        let live = &t.containers;
+        t.namespaces.retain(|_, k| live.contains_key(k));
+        t.probes.retain(|_, k| live.contains_key(k));
+    }
+
     fn drain(&mut self, instance: &trace::Instance) -> Result<()> {
         let mut pipe = instance.pipe(true)?;
         let mut bytes = Vec::new();
@@ -335,6 +348,7 @@ fn try_follow(root: &Path, id: &str, init_pid: i32, audit_log: &Path) -> Result<
         return Ok(());
     };
     locked.drain(&inst)?;
+    locked.prune();
     let k = key(root, id);
     locked.tracker.containers.insert(
         k.clone(),
@@ -476,6 +490,46 @@ mod tests {
             l.take(line);
         }
         l.tracker
+    }
+
+    #[test]
+    fn containers_whose_ledger_is_gone_are_forgotten() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let ledger = crate::ledger::path(state.path(), "alive");
+        std::fs::create_dir_all(ledger.parent().expect("ledger dir")).expect("ledger dir");
+        std::fs::write(&ledger, "{}").expect("ledger");
+        let mut t = Tracker::default();
+        for id in ["alive", "gone"] {
+            let k = key(state.path(), id);
+            t.containers.insert(
+                k.clone(),
+                Tracked {
+                    id: id.into(),
+                    root: state.path().to_path_buf(),
+                    ..Tracked::default()
+                },
+            );
+            t.namespaces.insert(format!("ns-{id}"), k.clone());
+            t.probes.insert(if id == "alive" { 1 } else { 2 }, k);
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = fs::File::create(dir.path().join("lock")).expect("lock file");
+        let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .expect("lock");
+        let mut l = Locked {
+            _lock: lock,
+            path: dir.path().join("tracker.json"),
+            tracker: t,
+        };
+        l.prune();
+        let alive = key(state.path(), "alive");
+        assert_eq!(
+            l.tracker.containers.keys().collect::<Vec<_>>(),
+            vec![&alive]
+        );
+        assert_eq!(l.tracker.namespaces.len(), 1);
+        assert_eq!(l.tracker.probes.keys().collect::<Vec<_>>(), vec![&1]);
     }
 
     #[test]

@@ -94,6 +94,9 @@ struct Hello {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub id: String,
+    /// The state root of the container (a record whose container's ledger is gone is stale).
+    #[serde(default)]
+    pub root: PathBuf,
     pub audit_log: PathBuf,
     /// Call name -> what was seen.
     pub syscalls: BTreeMap<String, Seen>,
@@ -140,9 +143,17 @@ pub fn refusal_errno(p: &LinuxSeccomp) -> Option<u32> {
 /// container named on it. Close-on-exec: the container's process keeps it until its `execve`,
 /// hooks never get it.
 pub fn connect(root: &Path, id: &str, errno: u32, audit_log: &Path) -> Result<OwnedFd> {
-    let conn = match try_connect() {
+    // Under the lock, shared: the daemon quits only under it, exclusive, so it never leaves
+    // between our connect and its accept.
+    let conn = match with_lock(nix::fcntl::FlockArg::LockShared, try_connect) {
         Ok(c) => c,
-        Err(_) => start_daemon_and_connect()?,
+        Err(_) => with_lock(nix::fcntl::FlockArg::LockExclusive, || {
+            // Two `create`s start one daemon: the second finds the first one's.
+            try_connect().or_else(|_| {
+                spawn_daemon()?;
+                try_connect()
+            })
+        })?,
     };
     let hello = Hello {
         id: id.to_string(),
@@ -169,9 +180,8 @@ fn try_connect() -> Result<OwnedFd> {
     Ok(s)
 }
 
-/// Under the lock, so that two `create`s start one daemon: connect, or start the daemon and
-/// wait until it listens.
-fn start_daemon_and_connect() -> Result<OwnedFd> {
+/// `f` under the daemon's lock (`/run/hardened/hints/syscalls.lock`).
+fn with_lock<T>(how: nix::fcntl::FlockArg, f: impl FnOnce() -> Result<T>) -> Result<T> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -183,18 +193,15 @@ fn start_daemon_and_connect() -> Result<OwnedFd> {
         .write(true)
         .open(dir().join("syscalls.lock"))
         .context("syscall hints: open the lock")?;
-    let _lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+    let _lock = nix::fcntl::Flock::lock(lock, how)
         .map_err(|(_, e)| e)
         .context("syscall hints: take the lock")?;
-    if let Ok(c) = try_connect() {
-        return Ok(c);
-    }
-    spawn_daemon()?;
-    try_connect()
+    f()
 }
 
 /// Run `hardened __syscall-hints`, detached (its own session, no stdio but the pipe it
-/// answers `ready` on, no inherited descriptors), and wait for its word.
+/// answers `ready` on, no inherited descriptors, environment or working directory), and wait
+/// for its word.
 fn spawn_daemon() -> Result<()> {
     use std::io::Read;
     use std::os::unix::process::CommandExt;
@@ -202,8 +209,14 @@ fn spawn_daemon() -> Result<()> {
     // Our own binary, whatever it is called (the runtime runs from a sealed copy,
     // src/sealed.rs, which has no path).
     let mut cmd = Command::new("/proc/self/exe");
+    // Nothing of the caller that started it: a host-wide process serves every container.
     cmd.arg0("hardened")
         .arg(DAEMON_COMMAND)
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -332,6 +345,7 @@ pub fn daemon_main() -> Result<i32> {
             return Ok(1);
         }
     };
+    prune_stale_records();
     let _ = writeln!(out, "ready");
     let _ = out.flush();
     // Nothing more goes to the caller's pipe.
@@ -449,8 +463,8 @@ fn serve(listen: OwnedFd) {
     }
 }
 
-/// Idle: under the lock (no `create` is between its connect and its spawn), and with no
-/// connection waiting, remove the socket and stop.
+/// Idle: under the lock, exclusive (no `create` is between its connect and our accept, or
+/// starting another daemon), and with no connection waiting, remove the socket and stop.
 fn quit(listen: &OwnedFd) -> bool {
     let Ok(lock) = fs::OpenOptions::new()
         .create(true)
@@ -559,6 +573,7 @@ fn answer(l: &Listening, records: &mut BTreeMap<PathBuf, Record>) {
     let path = record_path(&l.hello.root, &l.hello.id);
     let rec = records.entry(path.clone()).or_insert_with(|| Record {
         id: l.hello.id.clone(),
+        root: l.hello.root.clone(),
         audit_log: l.hello.audit_log.clone(),
         ..Record::default()
     });
@@ -578,6 +593,26 @@ fn answer(l: &Listening, records: &mut BTreeMap<PathBuf, Record>) {
             libc::SECCOMP_IOCTL_NOTIF_SEND as _,
             &mut resp as *mut libc::seccomp_notif_resp,
         );
+    }
+}
+
+/// Records whose container's ledger is gone (`delete` removes it last, after reading the
+/// record; gone without the record read: a state root removed by hand) are removed when a
+/// daemon starts.
+fn prune_stale_records() {
+    for e in fs::read_dir(store_dir()).into_iter().flatten().flatten() {
+        let stale = match fs::read(e.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+        {
+            Some(r) => {
+                r.root.as_os_str().is_empty() || !crate::ledger::path(&r.root, &r.id).exists()
+            }
+            None => true,
+        };
+        if stale {
+            let _ = fs::remove_file(e.path());
+        }
     }
 }
 

@@ -622,13 +622,13 @@ fn check_seccomp() -> Vec<Check> {
         line(
             "seccomp-notify",
             Status::Ok,
-            "user notification (SECCOMP_RET_USER_NOTIF) available",
+            "user notification (SECCOMP_RET_USER_NOTIF) available: system calls a profile refuses are hinted",
         )
     } else {
         line(
             "seccomp-notify",
             Status::Warn,
-            "no user notification: configs with a seccomp listener (linux.seccomp.listenerPath) fail",
+            "no user notification: configs with a seccomp listener (linux.seccomp.listenerPath) fail, and refused system calls get no hints",
         )
         .fix("run Linux 5.0 or later")
     };
