@@ -40,6 +40,19 @@ struct Workload {
     /// The smallest profile (integration/workloads/profiles/NAME.toml) that runs it (None: the
     /// defaults run it and need nothing more).
     profile: Option<&'static str>,
+    /// When the defaults stop it: what the runtime's hint (docs/learn.md) names.
+    hint: Hinted,
+}
+
+/// The hint a failure under the defaults yields, in the audit log of `--runtime=hardened`.
+#[derive(Debug, Clone, Copy)]
+enum Hinted {
+    /// The image runs under the defaults: nothing to hint.
+    Nothing,
+    /// A hint whose `denied` is this (a capability's name, a system call).
+    Names(&'static str),
+    /// No hint, and why (a documented limit of hints).
+    Unseen(&'static str),
 }
 
 /// Builds (or reuses the cached rootfs) and imports the images once per test process.
@@ -148,7 +161,7 @@ fn serve_in(w: &Workload, runtime: &str, name: &str) -> Result<(), String> {
 
 fn check(w: &Workload) {
     images();
-    let got = serve(w, "hardened");
+    let (got, id) = serve_as(w, "hardened");
     match (w.defaults, &got) {
         (Outcome::Runs, Ok(())) => {}
         (Outcome::Fails(what), Err(e)) if e.contains(what) => {}
@@ -158,6 +171,7 @@ fn check(w: &Workload) {
             w.name
         ),
     }
+    check_hint(w, &id);
     if let Some(profile) = w.profile {
         if let Err(e) = serve(w, &format!("hardened-wl-{profile}")) {
             panic!("{}: does not run under the profile {profile}: {e}", w.name);
@@ -237,6 +251,52 @@ fn learn(w: &Workload) {
     assert_eq!(capeff & (1 << 13), 0, "{}: NET_RAW: {status}", w.name);
 }
 
+/// The hints `--runtime=hardened` wrote for container `id` (when Docker deleted it): what each
+/// denied.
+fn hints_for(id: &str) -> Vec<String> {
+    let log =
+        std::path::PathBuf::from(test_env("HARDENED_TEST_DAEMON_DIR")).join("audit/default.log");
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["id"] == id && r["decision"] == "hint")
+        .filter_map(|r| r["hint"]["denied"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Every failure under the defaults yields a hint naming what the image needs, except the
+/// documented limits (a write to the read-only root).
+fn check_hint(w: &Workload, id: &str) {
+    match w.hint {
+        Hinted::Nothing => {}
+        Hinted::Names(want) => {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let got = hints_for(id);
+                if got.iter().any(|d| d == want) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{}: under the defaults, no hint naming {want} for container {id} (hints: {got:?})",
+                    w.name
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        Hinted::Unseen(why) => {
+            std::thread::sleep(Duration::from_secs(1));
+            let got = hints_for(id);
+            assert!(
+                got.is_empty(),
+                "{}: hints {got:?} where none were expected ({why}): record them in integration/workloads.rs",
+                w.name
+            );
+        }
+    }
+}
+
 /// `serve`, and the container's id (the container is removed, and so deleted by the runtime).
 fn serve_as(w: &Workload, runtime: &str) -> (Result<(), String>, String) {
     let (served, id) = serve_as_kept(w, runtime);
@@ -267,6 +327,7 @@ fn nginx() {
             "mkdir() \"/var/lib/nginx/body\" failed (30: Read-only file system)",
         ),
         profile: Some("nginx"),
+        hint: Hinted::Unseen("a write to the read-only root (EROFS): docs/learn.md, What is not"),
     });
 }
 
@@ -280,6 +341,7 @@ fn apache2() {
         startup: 30,
         defaults: Outcome::Runs,
         profile: Some("drop-to-user"),
+        hint: Hinted::Nothing,
     });
 }
 
@@ -304,6 +366,7 @@ fn php_fpm() {
             "Unable to create the PID file (/run/php/php8.2-fpm.pid).: Permission denied",
         ),
         profile: Some("php-fpm"),
+        hint: Hinted::Names("DAC_OVERRIDE"),
     });
 }
 
@@ -317,6 +380,7 @@ fn redis() {
         startup: 30,
         defaults: Outcome::Fails("setpriv: setresuid failed: Operation not permitted"),
         profile: Some("drop-to-user"),
+        hint: Hinted::Names("SETUID"),
     });
 }
 
@@ -332,6 +396,7 @@ fn postgres() {
             "chown: changing ownership of '/var/lib/postgresql/data': Operation not permitted",
         ),
         profile: Some("postgres"),
+        hint: Hinted::Names("CHOWN"),
     });
 }
 
@@ -345,6 +410,7 @@ fn mariadb() {
         startup: 60,
         defaults: Outcome::Fails("setpriv: setresuid failed: Operation not permitted"),
         profile: Some("drop-to-user"),
+        hint: Hinted::Names("SETUID"),
     });
 }
 
@@ -358,6 +424,7 @@ fn rabbitmq() {
         startup: 120,
         defaults: Outcome::Fails("setpriv: setresuid failed: Operation not permitted"),
         profile: Some("drop-to-user"),
+        hint: Hinted::Names("SETUID"),
     });
 }
 
@@ -371,6 +438,7 @@ fn sshd() {
         startup: 15,
         defaults: Outcome::Fails("chroot(\"/run/sshd\"): Operation not permitted [preauth]"),
         profile: Some("sshd"),
+        hint: Hinted::Names("SYS_CHROOT"),
     });
 }
 
@@ -392,6 +460,7 @@ fn supervisord() {
             "couldn't setuid to 65534: Could not set groups of effective user",
         ),
         profile: Some("drop-to-user"),
+        hint: Hinted::Names("SETGID"),
     });
 }
 
@@ -409,6 +478,7 @@ fn memcached() {
         startup: 30,
         defaults: Outcome::Runs,
         profile: None,
+        hint: Hinted::Nothing,
     });
 }
 
@@ -422,5 +492,6 @@ fn python_http() {
         startup: 30,
         defaults: Outcome::Runs,
         profile: None,
+        hint: Hinted::Nothing,
     });
 }
