@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::learn::{assert_adopted_probe, assert_learned, probe_script, ENTRYPOINT};
 use common::{hardened_bin, quiet, repo_root, require_root, run, Out};
 
 const IMAGE: &str = "localhost/hardened-test-busybox:latest";
@@ -375,10 +376,6 @@ fn podman_install_registers_a_runtime_podman_runs() {
     assert_eq!(backups(), 2);
 }
 
-/// What the learn run does (as integration/learn.rs): an entrypoint that makes its data
-/// directory, chowns it to its service user and writes there.
-const ENTRYPOINT: &str = "mkdir -p /var/cache/app && chown 33:33 /var/cache/app && echo data > /var/cache/app/f && cat /var/cache/app/f && echo entrypoint-ok";
-
 /// Learn mode through podman as docs/learn.md gives it: the learn policy named with
 /// `--runtime-flag policy=FILE` (podman passes it to `create` and `start`; the `delete` of its
 /// clean-up process gets no flag, and the profile is written there from what `create` recorded),
@@ -421,17 +418,7 @@ fn podman_learn_then_run_under_the_learned_profile() {
             std::fs::read_to_string(&toml_file).ok()
         })
         .unwrap_or_else(|| panic!("no learned profile {}", toml_file.display()));
-        assert!(toml.contains(&format!("[profiles.{name}]")), "{toml}");
-        // CHOWN for the chown; DAC_OVERRIDE for root writing into a directory it no longer owns.
-        assert!(
-            toml.contains("allow_capabilities = [\"CHOWN\", \"DAC_OVERRIDE\"]"),
-            "only the capabilities used: {toml}"
-        );
-        assert!(
-            toml.contains("\"/var/cache/app\""),
-            "the directory written: {toml}"
-        );
-        assert!(toml.contains("readonly_rootfs = true"), "{toml}");
+        assert_learned(&toml, name);
     }
     let out = run(p.podman().args(["rm", "--all", "--force"]));
     assert!(out.ok(), "{out:?}");
@@ -448,29 +435,8 @@ fn podman_learn_then_run_under_the_learned_profile() {
             adopted.display().to_string()
         ),
     );
-    let out = p.run(
-        &["--rm", "--runtime-flag", &adopt],
-        &format!(
-            "{ENTRYPOINT}; /usr/bin/rawsock-probe; echo x > /etc/probe && echo etc-written; \
-             head -n1 /proc/self/uid_map"
-        ),
-    );
-    assert!(
-        out.ok() && out.stdout.contains("entrypoint-ok"),
-        "runs under what it learned: {out:?}"
-    );
-    assert!(
-        out.stdout.contains("rawsock: ") && !out.stdout.contains("rawsock: ok"),
-        "no raw socket: {out:?}"
-    );
-    assert!(
-        !out.stdout.contains("etc-written"),
-        "read-only root: {out:?}"
-    );
-    assert!(
-        !out.stdout.contains("         0          0 4294967295"),
-        "a user namespace of its own: {out:?}"
-    );
+    let out = p.run(&["--rm", "--runtime-flag", &adopt], &probe_script());
+    assert_adopted_probe(&out);
     let records: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
         .unwrap_or_default()
         .lines()

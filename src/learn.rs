@@ -78,6 +78,27 @@ pub struct Start {
     pub recorder: Option<(i32, u64)>,
 }
 
+#[cfg(test)]
+impl Start {
+    /// A container `abc` learned as profile `name`, with these scratch mounts; every path is
+    /// one that does not exist (nothing is read or written through it).
+    pub fn for_test(name: &str, scratch_mounts: &[&str]) -> Start {
+        Start {
+            id: "abc".into(),
+            name: name.into(),
+            learn_dir: PathBuf::from("/nonexistent"),
+            audit_log: PathBuf::from("/nonexistent/audit.log"),
+            init_pid: 1,
+            init_starttime: 1,
+            rootfs: PathBuf::from("/nonexistent"),
+            upperdir: None,
+            scratch_mounts: scratch_mounts.iter().map(PathBuf::from).collect(),
+            started_ns: 0,
+            recorder: None,
+        }
+    }
+}
+
 /// What the recorder saw.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Record {

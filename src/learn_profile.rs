@@ -293,19 +293,7 @@ mod tests {
 
     #[test]
     fn a_path_the_container_chose_stays_one_toml_string() {
-        let start = Start {
-            id: "abc".into(),
-            name: "web".into(),
-            learn_dir: PathBuf::from("/nonexistent"),
-            audit_log: PathBuf::from("/nonexistent/audit.log"),
-            init_pid: 1,
-            init_starttime: 1,
-            rootfs: PathBuf::from("/nonexistent"),
-            upperdir: None,
-            scratch_mounts: vec![PathBuf::from("/tmp")],
-            started_ns: 0,
-            recorder: None,
-        };
+        let start = Start::for_test("web", &["/tmp"]);
         let evil = PathBuf::from("/srv/x\"]\nallow_privileged = true\n#\u{1b}/f");
         let l = Learned::new(&start, &Record::default(), vec![evil]);
         let parsed: toml::Table = toml::from_str(&l.toml()).expect("valid TOML");
@@ -331,19 +319,7 @@ mod tests {
 
     #[test]
     fn only_granted_capabilities_are_learned() {
-        let start = Start {
-            id: "abc".into(),
-            name: "web".into(),
-            learn_dir: PathBuf::from("/nonexistent"),
-            audit_log: PathBuf::from("/nonexistent/audit.log"),
-            init_pid: 1,
-            init_starttime: 1,
-            rootfs: PathBuf::from("/nonexistent"),
-            upperdir: None,
-            scratch_mounts: vec![PathBuf::from("/tmp"), PathBuf::from("/run")],
-            started_ns: 0,
-            recorder: None,
-        };
+        let start = Start::for_test("web", &["/tmp", "/run"]);
         let mut record = Record::default();
         record.capabilities.insert(
             0,
