@@ -229,6 +229,66 @@ fn a_profile_learned_from_one_run_runs_the_program_and_nothing_more() {
     assert_adopted_probe(&run_container(&sb, "learned", &b, "probed"));
 }
 
+/// The evidence names the user and group switches the program asked for, with the IDs (why
+/// SETUID and SETGID), and not the runtime's own switch to the config's user before the exec.
+#[test]
+fn the_evidence_names_the_programs_user_switches() {
+    let sb = Sandbox::new();
+    let learned = sb.dir.path().join("learned");
+    write_policy(
+        &sb,
+        "learn",
+        &format!(
+            "mode = \"learn\"\nlearn_dir = {:?}",
+            learned.display().to_string()
+        ),
+        "",
+    );
+    let b = bundle(
+        &sb,
+        "su-learn",
+        "su -s /bin/sh -c 'id -u; echo switched' nobody",
+    );
+    sb.edit_config(&b, ".annotations = {\"io.hardened.learn\": \"su\"}");
+    let out = run_container(&sb, "learn", &b, "su-learner");
+    assert!(
+        out.ok() && out.stdout.contains("65534\nswitched"),
+        "{out:?}"
+    );
+    let evidence: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(learned.join("su.learned.json")).expect("the evidence"),
+    )
+    .expect("evidence JSON");
+    let switches: Vec<&str> = evidence["user_switches"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+        .unwrap_or_default();
+    for want in ["su: setgid(65534)", "su: setuid(65534)"] {
+        assert!(switches.contains(&want), "{want:?} in {switches:?}");
+    }
+    // After su, busybox's sh and id set their (unchanged) IDs again: asked for, so listed.
+    let ids = |s: &&str| -> Vec<String> {
+        s.split_once('(')
+            .map(|(_, a)| a.trim_end_matches(')'))
+            .unwrap_or("")
+            .split(", ")
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(
+        switches
+            .iter()
+            .filter(|s| !s.contains("setgroups"))
+            .all(|s| ids(s).iter().all(|id| id == "65534" || id == "-1")),
+        "only the program's switches, none to root (the runtime's own): {switches:?}"
+    );
+    let toml = fs::read_to_string(learned.join("su.toml")).expect("the learned profile");
+    assert!(
+        toml.contains("\"SETGID\"") && toml.contains("\"SETUID\""),
+        "{toml}"
+    );
+}
+
 /// The audit log of the test daemon's runtime `name` (scripts/daemons.sh).
 fn daemon_dir() -> PathBuf {
     PathBuf::from(test_env("HARDENED_TEST_DAEMON_DIR"))

@@ -111,6 +111,62 @@ pub struct Record {
     pub events: u64,
     /// The programs the container executed.
     pub programs: BTreeSet<String>,
+    /// The user and group switches its programs asked for (at most [`MAX_ID_SWITCHES`]).
+    #[serde(default)]
+    pub id_switches: BTreeSet<IdSwitch>,
+}
+
+/// At most this many different user and group switches are kept.
+pub const MAX_ID_SWITCHES: usize = 64;
+
+/// The system calls that switch users or groups (what `SETUID` and `SETGID` are checked for),
+/// and how many of their arguments are IDs (`setgroups`: its first is the number of groups).
+pub const ID_SYSCALLS: [(&str, usize); 9] = [
+    ("setuid", 1),
+    ("setgid", 1),
+    ("setreuid", 2),
+    ("setregid", 2),
+    ("setresuid", 3),
+    ("setresgid", 3),
+    ("setfsuid", 1),
+    ("setfsgid", 1),
+    ("setgroups", 1),
+];
+
+/// One user or group switch a program of the container asked for: the system call (its number
+/// on the native architecture) and its ID arguments as the kernel traced them (low 32 bits;
+/// `u32::MAX` is -1, "unchanged").
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IdSwitch {
+    pub program: String,
+    pub nr: i64,
+    pub args: Vec<u32>,
+}
+
+/// [`ID_SYSCALLS`] by their numbers on this machine's architecture: number -> how many ID
+/// arguments.
+fn id_syscall_numbers() -> std::collections::HashMap<i64, usize> {
+    ID_SYSCALLS
+        .iter()
+        .filter_map(|(name, argc)| {
+            let nr = i32::from(libseccomp::ScmpSyscall::from_name(name).ok()?);
+            (nr >= 0).then_some((i64::from(nr), *argc))
+        })
+        .collect()
+}
+
+/// The switch of a traced `sys_enter` of system call `nr` taking `argc` ID arguments.
+fn id_switch(program: &str, nr: i64, argc: usize, fields: &str) -> IdSwitch {
+    IdSwitch {
+        program: program.to_string(),
+        nr,
+        args: trace::syscall_args(fields)
+            .into_iter()
+            .take(argc)
+            // IDs are 32-bit: a -1 passed in a 64-bit register may carry either upper half.
+            .map(|a| (a & u64::from(u32::MAX)) as u32)
+            .collect(),
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -312,6 +368,9 @@ struct Recording {
     /// overlayfs acting with the credentials of whoever mounted the root filesystem.
     host_ns: String,
     record: Record,
+    /// The user- and group-switching system calls (number -> ID arguments): kept in the stream
+    /// (rare, and each one's arguments matter).
+    id_syscalls: std::collections::HashMap<i64, usize>,
     /// The filter that keeps known system calls out of the stream.
     filter_ids: Vec<i64>,
     filter_ok: bool,
@@ -366,6 +425,7 @@ impl Recording {
             exec_roots: dir.join("exec-roots"),
             host_ns,
             record: Record::default(),
+            id_syscalls: id_syscall_numbers(),
             filter_ids: Vec::new(),
             filter_ok: true,
             raw: std::env::var_os("HARDENED_LEARN_RAW").and_then(|p| fs::File::create(p).ok()),
@@ -477,6 +537,17 @@ impl Recording {
                 }
                 if let Some(nr) = trace::syscall_nr(ev.fields) {
                     self.record.syscalls.insert(nr);
+                    // A switch of the program's, not the init's own before its exec (the
+                    // runtime's switch to the config's user).
+                    if let Some(&argc) = self.id_syscalls.get(&nr) {
+                        if self.program.contains(&ev.pid)
+                            && self.record.id_switches.len() < MAX_ID_SWITCHES
+                        {
+                            self.record
+                                .id_switches
+                                .insert(id_switch(ev.comm, nr, argc, ev.fields));
+                        }
+                    }
                 }
             }
             "cap_capable" => {
@@ -517,7 +588,13 @@ impl Recording {
         if !self.filter_ok {
             return;
         }
-        let seen: Vec<i64> = self.record.syscalls.iter().copied().collect();
+        let seen: Vec<i64> = self
+            .record
+            .syscalls
+            .iter()
+            .copied()
+            .filter(|nr| !self.id_syscalls.contains_key(nr))
+            .collect();
         if seen == self.filter_ids {
             return;
         }
@@ -745,5 +822,47 @@ fn walk(host: &Path, rel: &Path, dev: u64, since: u64, seen: &mut usize, out: &m
         } else if changed {
             out.push(path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_and_group_switches_are_known_by_number_and_read_from_the_trace() {
+        let nrs = id_syscall_numbers();
+        assert_eq!(nrs.len(), ID_SYSCALLS.len(), "{nrs:?}");
+        if std::env::consts::ARCH == "x86_64" {
+            assert_eq!(nrs.get(&105), Some(&1), "setuid");
+            assert_eq!(nrs.get(&119), Some(&3), "setresgid");
+            assert_eq!(nrs.get(&116), Some(&1), "setgroups");
+            assert_eq!(nrs.get(&257), None, "openat");
+        }
+        // The kernel prints the arguments in hex; -1 as a 32-bit or a 64-bit value.
+        let s = id_switch(
+            "su",
+            117,
+            3,
+            "NR 117 (ffffffffffffffff, 21, ffffffff, 7ffd0000, 0, 0)",
+        );
+        assert_eq!(
+            s,
+            IdSwitch {
+                program: "su".into(),
+                nr: 117,
+                args: vec![u32::MAX, 33, u32::MAX],
+            }
+        );
+        assert!(id_switch("x", 105, 1, "NR 105").args.is_empty());
+    }
+
+    #[test]
+    fn a_record_without_switches_still_reads() {
+        let r: Record = serde_json::from_str(
+            r#"{"capabilities":{},"syscalls":[0],"lost_events":0,"events":1,"programs":[]}"#,
+        )
+        .expect("parses");
+        assert!(r.id_switches.is_empty());
     }
 }
