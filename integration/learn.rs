@@ -4,7 +4,7 @@
 //! probe it did not need still fails.
 //!
 //! Run as root: `cargo test --release --test learn`. Needs a kernel with the trace events
-//! `capability:cap_capable` (Linux 6.14 or later), `raw_syscalls:sys_enter` and `sched:*`.
+//! `capability:cap_capable` (Linux 6.14 or later), `raw_syscalls:sys_enter`, `sched:*` and `task:task_rename`.
 
 mod common;
 

@@ -7,9 +7,11 @@
 //!    detached, outside the container) makes a trace instance for the container (`crate::trace`)
 //!    that follows its init and every process forked from it (`options/event-fork`), with the
 //!    events `capability:cap_capable` (every capability check: which, and whether granted),
-//!    `raw_syscalls:sys_enter` (the system calls) and `sched:sched_process_exec` (to tell the
-//!    runtime's own set-up, before the init execs the user's program, from the program). `create`
-//!    returns only once the recorder is ready, so nothing the program does is missed.
+//!    `raw_syscalls:sys_enter` (the system calls; those that switch users and groups with their
+//!    arguments), `sched:sched_process_exec` (to tell the runtime's own set-up, before the init
+//!    execs the user's program, from the program), `sched:sched_process_fork` and
+//!    `task:task_rename` (which program made a switch). `create` returns only once the recorder
+//!    is ready, so nothing the program does is missed.
 //! 2. The recorder reads the events as they come ([`record`]), and when the container's init
 //!    exits it writes what it saw (`record.json`), removes the instance and exits.
 //! 3. [`conclude`] (`delete`): waits for the record, adds the paths the container wrote in its
@@ -45,11 +47,14 @@ const BUFFER_KB: &str = "2048";
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The events the recorder needs.
-pub const EVENTS: [&str; 4] = [
+pub const EVENTS: [&str; 5] = [
     "capability/cap_capable",
     "raw_syscalls/sys_enter",
     "sched/sched_process_exec",
     "sched/sched_process_fork",
+    // The name a process has at each moment (exec and prctl(PR_SET_NAME) rename it): a line's
+    // comm is the one its pid has when the line is read.
+    "task/task_rename",
 ];
 /// At most this many entries of the root filesystem are looked at for writes.
 const WALK_LIMIT: usize = 500_000;
@@ -363,6 +368,10 @@ struct Recording {
     /// program below them joins `program`.
     exec_tree: std::collections::HashSet<i32>,
     exec_roots: PathBuf,
+    /// The name each followed process had at the latest event read (`task_rename`, inherited at
+    /// fork). A line's `comm` is not this: the kernel prints the name a pid has when the line is
+    /// read, so a switch `su` made shows as `sh` once su executed the shell.
+    program_of: std::collections::HashMap<i32, String>,
     /// The host's user namespace as the events name it. A check against it is not the
     /// container's: its processes hold no capability there, and what is granted there is
     /// overlayfs acting with the credentials of whoever mounted the root filesystem.
@@ -423,6 +432,7 @@ impl Recording {
             program: std::collections::HashSet::new(),
             exec_tree: std::collections::HashSet::new(),
             exec_roots: dir.join("exec-roots"),
+            program_of: std::collections::HashMap::new(),
             host_ns,
             record: Record::default(),
             id_syscalls: id_syscall_numbers(),
@@ -516,6 +526,9 @@ impl Recording {
                 let parent = trace::field(ev.fields, "pid").and_then(|p| p.parse().ok());
                 let child = trace::field(ev.fields, "child_pid").and_then(|p| p.parse().ok());
                 if let (Some(parent), Some(child)) = (parent, child) {
+                    if let Some(p) = self.program_of.get(&parent).cloned() {
+                        self.program_of.insert(child, p);
+                    }
                     if self.program.contains(&parent) {
                         self.program.insert(child);
                     } else {
@@ -527,6 +540,14 @@ impl Recording {
                             self.exec_tree.insert(child);
                         }
                     }
+                }
+            }
+            "task_rename" => {
+                // `pid=42 oldcomm=sh newcomm=su oom_score_adj=0`: a name holding a space is cut
+                // at it.
+                let pid = trace::field(ev.fields, "pid").and_then(|p| p.parse().ok());
+                if let (Some(pid), Some(name)) = (pid, trace::field(ev.fields, "newcomm")) {
+                    self.program_of.insert(pid, name.to_string());
                 }
             }
             "sys_enter" => {
@@ -543,9 +564,11 @@ impl Recording {
                         if self.program.contains(&ev.pid)
                             && self.record.id_switches.len() < MAX_ID_SWITCHES
                         {
+                            let program =
+                                self.program_of.get(&ev.pid).map_or(ev.comm, String::as_str);
                             self.record
                                 .id_switches
-                                .insert(id_switch(ev.comm, nr, argc, ev.fields));
+                                .insert(id_switch(program, nr, argc, ev.fields));
                         }
                     }
                 }
