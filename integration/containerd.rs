@@ -346,7 +346,6 @@ fn ctr_learn_then_run_under_the_learned_profile() {
         "adopted",
         &format!("profile_dirs = [{:?}]", learned.display().to_string()),
     );
-    let entrypoint = "mkdir -p /var/cache/app && chown 33:33 /var/cache/app && echo data > /var/cache/app/f && echo entrypoint-ok";
     let ctr_run = |binary: &Path, annotation: &str, id: &str, script: &str| {
         run(ns
             .ctr()
@@ -375,34 +374,20 @@ fn ctr_learn_then_run_under_the_learned_profile() {
         &learn,
         "io.hardened.learn=ctrapp",
         &unique("ctr-learn"),
-        entrypoint,
+        common::learn::ENTRYPOINT,
     );
     assert!(out.ok() && out.stdout.contains("entrypoint-ok"), "{out:?}");
     let toml = poll_for(DEADLINE, Duration::from_millis(100), || {
         std::fs::read_to_string(learned.join("ctrapp.toml")).ok()
     })
     .unwrap_or_else(|| panic!("no learned profile in {}", learned.display()));
-    assert!(toml.contains("[profiles.ctrapp]"), "{toml}");
-    assert!(toml.contains("\"CHOWN\""), "{toml}");
-    assert!(!toml.contains("\"NET_RAW\""), "{toml}");
-    assert!(toml.contains("\"/var/cache/app\""), "{toml}");
+    common::learn::assert_learned(&toml, "ctrapp");
 
     let out = ctr_run(
         &adopted,
         "io.hardened.profile=ctrapp",
         &unique("ctr-adopted"),
-        &format!("{entrypoint}; /usr/bin/rawsock-probe; echo x > /etc/probe && echo etc-written"),
+        &common::learn::probe_script(),
     );
-    assert!(
-        out.stdout.contains("entrypoint-ok"),
-        "runs under what it learned: {out:?}"
-    );
-    assert!(
-        out.stdout.contains("rawsock: ") && !out.stdout.contains("rawsock: ok"),
-        "no raw socket: {out:?}"
-    );
-    assert!(
-        !out.stdout.contains("etc-written"),
-        "read-only root: {out:?}"
-    );
+    common::learn::assert_adopted_probe(&out);
 }

@@ -4,13 +4,14 @@
 //! probe it did not need still fails.
 //!
 //! Run as root: `cargo test --release --test learn`. Needs a kernel with the trace events
-//! `capability:cap_capable` (Linux 6.14 or later), `raw_syscalls:sys_enter` and `sched:*`.
+//! `capability:cap_capable` (Linux 6.14 or later), `raw_syscalls:sys_enter`, `sched:*` and `task:task_rename`.
 
 mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use common::learn::{assert_adopted_probe, assert_learned, probe_script, ENTRYPOINT};
 use common::{
     docker, docker_run_cmd, image, poll_for, run, test_env, unique, DockerContainer, Out, Sandbox,
 };
@@ -162,11 +163,6 @@ fn a_container_denied_nothing_has_no_hints() {
     );
 }
 
-/// What the learn run does: an entrypoint that makes its data directory, chowns it to its
-/// service user and writes there (as postgres's or nginx's do), then a probe of a raw socket
-/// when asked to.
-const ENTRYPOINT: &str = "mkdir -p /var/cache/app && chown 33:33 /var/cache/app && echo data > /var/cache/app/f && cat /var/cache/app/f && echo entrypoint-ok";
-
 #[test]
 fn a_profile_learned_from_one_run_runs_the_program_and_nothing_more() {
     let sb = Sandbox::new();
@@ -186,17 +182,7 @@ fn a_profile_learned_from_one_run_runs_the_program_and_nothing_more() {
     let out = run_container(&sb, "learn", &b, "learner");
     assert!(out.ok() && out.stdout.contains("entrypoint-ok"), "{out:?}");
     let toml = fs::read_to_string(learned.join("app.toml")).expect("the learned profile");
-    assert!(toml.contains("[profiles.app]"), "{toml}");
-    // CHOWN for the chown; DAC_OVERRIDE for root writing into a directory it no longer owns.
-    assert!(
-        toml.contains("allow_capabilities = [\"CHOWN\", \"DAC_OVERRIDE\"]"),
-        "only the capabilities used: {toml}"
-    );
-    assert!(
-        toml.contains("\"/var/cache/app\""),
-        "the directory written: {toml}"
-    );
-    assert!(toml.contains("readonly_rootfs = true"), "{toml}");
+    assert_learned(&toml, "app");
     let evidence: serde_json::Value = serde_json::from_str(
         &fs::read_to_string(learned.join("app.learned.json")).expect("the evidence"),
     )
@@ -236,27 +222,70 @@ fn a_profile_learned_from_one_run_runs_the_program_and_nothing_more() {
         "runs under what it learned: {out:?}"
     );
 
-    // What it did not use stays denied: a raw socket (NET_RAW, socket(2)), a write to /etc
-    // (the read-only root), and the user namespace is still there.
+    // What it did not use stays denied: a raw socket, a write to /etc, and the user namespace
+    // is still there.
+    let b = bundle(&sb, "app-probe", &probe_script());
+    sb.edit_config(&b, ".annotations = {\"io.hardened.profile\": \"app\"}");
+    assert_adopted_probe(&run_container(&sb, "learned", &b, "probed"));
+}
+
+/// The evidence names the user and group switches the program asked for, with the IDs (why
+/// SETUID and SETGID), and not the runtime's own switch to the config's user before the exec.
+#[test]
+fn the_evidence_names_the_programs_user_switches() {
+    let sb = Sandbox::new();
+    let learned = sb.dir.path().join("learned");
+    write_policy(
+        &sb,
+        "learn",
+        &format!(
+            "mode = \"learn\"\nlearn_dir = {:?}",
+            learned.display().to_string()
+        ),
+        "",
+    );
     let b = bundle(
         &sb,
-        "app-probe",
-        &format!("{ENTRYPOINT}; /usr/bin/rawsock-probe; echo x > /etc/probe && echo etc-written; cat /proc/self/uid_map"),
+        "su-learn",
+        "su -s /bin/sh -c 'id -u; echo switched' nobody",
     );
-    sb.edit_config(&b, ".annotations = {\"io.hardened.profile\": \"app\"}");
-    let out = run_container(&sb, "learned", &b, "probed");
-    assert!(out.stdout.contains("entrypoint-ok"), "{out:?}");
+    sb.edit_config(&b, ".annotations = {\"io.hardened.learn\": \"su\"}");
+    let out = run_container(&sb, "learn", &b, "su-learner");
     assert!(
-        out.stdout.contains("rawsock: ") && !out.stdout.contains("rawsock: ok"),
-        "no raw socket: {out:?}"
+        out.ok() && out.stdout.contains("65534\nswitched"),
+        "{out:?}"
     );
+    let evidence: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(learned.join("su.learned.json")).expect("the evidence"),
+    )
+    .expect("evidence JSON");
+    let switches: Vec<&str> = evidence["user_switches"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+        .unwrap_or_default();
+    for want in ["su: setgid(65534)", "su: setuid(65534)"] {
+        assert!(switches.contains(&want), "{want:?} in {switches:?}");
+    }
+    // After su, busybox's sh and id set their (unchanged) IDs again: asked for, so listed.
+    let ids = |s: &&str| -> Vec<String> {
+        s.split_once('(')
+            .map(|(_, a)| a.trim_end_matches(')'))
+            .unwrap_or("")
+            .split(", ")
+            .map(str::to_string)
+            .collect()
+    };
     assert!(
-        !out.stdout.contains("etc-written"),
-        "read-only root: {out:?}"
+        switches
+            .iter()
+            .filter(|s| !s.contains("setgroups"))
+            .all(|s| ids(s).iter().all(|id| id == "65534" || id == "-1")),
+        "only the program's switches, none to root (the runtime's own): {switches:?}"
     );
+    let toml = fs::read_to_string(learned.join("su.toml")).expect("the learned profile");
     assert!(
-        !out.stdout.contains("         0          0 4294967295"),
-        "a user namespace of its own: {out:?}"
+        toml.contains("\"SETGID\"") && toml.contains("\"SETUID\""),
+        "{toml}"
     );
 }
 
@@ -323,11 +352,7 @@ fn docker_learn_then_run_under_the_learned_profile() {
     })
     .unwrap_or_else(|| panic!("no learned profile {}", toml_file.display()));
     drop(guard);
-    assert!(
-        toml.contains("allow_capabilities = [\"CHOWN\", \"DAC_OVERRIDE\"]"),
-        "{toml}"
-    );
-    assert!(toml.contains("\"/var/cache/app\""), "{toml}");
+    assert_learned(&toml, &short);
 
     // Adopt it under the name the hardened-adopted runtime runs (default_profile = "adopted").
     let adopted = dir.join("adopted");
@@ -343,25 +368,8 @@ fn docker_learn_then_run_under_the_learned_profile() {
     .expect("adopt");
     let out = run(docker_run_cmd("hardened-adopted")
         .args(["--rm", &image()])
-        .args([
-            "sh",
-            "-c",
-            &format!(
-                "{ENTRYPOINT}; /usr/bin/rawsock-probe; echo x > /etc/probe && echo etc-written"
-            ),
-        ]));
+        .args(["sh", "-c", &probe_script()]));
     let _ = fs::remove_file(adopted.join("adopted.toml"));
     let _ = fs::remove_file(adopted.join(format!("{short}.seccomp.json")));
-    assert!(
-        out.stdout.contains("entrypoint-ok"),
-        "runs under what it learned: {out:?}"
-    );
-    assert!(
-        out.stdout.contains("rawsock: ") && !out.stdout.contains("rawsock: ok"),
-        "no raw socket: {out:?}"
-    );
-    assert!(
-        !out.stdout.contains("etc-written"),
-        "read-only root: {out:?}"
-    );
+    assert_adopted_probe(&out);
 }

@@ -7,16 +7,21 @@
 //! the host's `/var/lib/containers/storage`), `--network none`, and an image imported from a
 //! busybox rootfs (no registry). podman 4.3 still records the import in its blob-info cache,
 //! `/var/lib/containers/cache`, a path it takes no flag for. The runtime is a wrapper that gives hardened the sandbox's state root
-//! and policy: podman passes `--runtime-flag`s to `create` but not to the `delete` of its
-//! clean-up process, so the wrapper is how every call sees the same root. This machine's hard
-//! RLIMIT_NOFILE is below podman's default (1048576), so the runs pass `--ulimit`.
+//! and a fallback policy (`$HARDENED_POLICY`, the sandbox's defaults): podman passes
+//! `--runtime-flag`s to `create` and `start` but not to the `delete` of its clean-up process, so
+//! the wrapper is how every call sees the same root and never the host's policy; a
+//! `--runtime-flag policy=FILE` (the learn-mode test) overrides the fallback where podman passes
+//! it. This machine's hard RLIMIT_NOFILE is below podman's default (1048576), so the runs pass
+//! `--ulimit`.
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use common::learn::{assert_adopted_probe, assert_learned, probe_script, ENTRYPOINT};
 use common::{hardened_bin, quiet, repo_root, require_root, run, Out};
 
 const IMAGE: &str = "localhost/hardened-test-busybox:latest";
@@ -65,10 +70,10 @@ impl Podman {
         std::fs::write(
             p.runtime(),
             format!(
-                "#!/bin/sh\nexec '{}' --root '{}' --policy '{}' \"$@\"\n",
+                "#!/bin/sh\nexport HARDENED_POLICY='{}'\nexec '{}' --root '{}' \"$@\"\n",
+                p.path("policy.toml").display(),
                 hardened_bin().display(),
                 p.path("state").display(),
-                p.path("policy.toml").display()
             ),
         )
         .expect("write the runtime wrapper");
@@ -369,4 +374,83 @@ fn podman_install_registers_a_runtime_podman_runs() {
     let out = uninstall();
     assert!(out.ok() && out.stdout.contains("not configured"), "{out:?}");
     assert_eq!(backups(), 2);
+}
+
+/// Learn mode through podman as docs/learn.md gives it: the learn policy named with
+/// `--runtime-flag policy=FILE` (podman passes it to `create` and `start`; the `delete` of its
+/// clean-up process gets no flag, and the profile is written there from what `create` recorded),
+/// the profile named with `--annotation io.hardened.learn=NAME`, with `--rm` and without. Then
+/// adopted: copied into a `profile_dirs` directory and selected by a second policy's
+/// `default_profile`, again through `--runtime-flag`: the same image runs with the read-only
+/// root and its own user namespace, and what the learn run did not use stays refused.
+#[test]
+fn podman_learn_then_run_under_the_learned_profile() {
+    let p = Podman::new();
+    let learned = p.path("learned");
+    let adopted = p.path("adopted");
+    std::fs::create_dir(&adopted).expect("mkdir adopted");
+    let audit = p.path("audit.log");
+    let policy = |name: &str, body: String| -> String {
+        let file = p.path(&format!("{name}.toml"));
+        std::fs::write(
+            &file,
+            format!("audit_log = {:?}\n{body}\n", audit.display().to_string()),
+        )
+        .expect("write the policy");
+        format!("policy={}", file.display())
+    };
+    let learn = policy(
+        "learn",
+        format!(
+            "mode = \"learn\"\nlearn_dir = {:?}",
+            learned.display().to_string()
+        ),
+    );
+    for (name, flags) in [("podapp-rm", &["--rm"][..]), ("podapp", &[][..])] {
+        let annotation = format!("io.hardened.learn={name}");
+        let mut all = vec!["--runtime-flag", &learn, "--annotation", &annotation];
+        all.extend_from_slice(flags);
+        let out = p.run(&all, ENTRYPOINT);
+        assert!(out.ok() && out.stdout.contains("entrypoint-ok"), "{out:?}");
+        // Written by the delete of podman's clean-up process, which may come after `run` returns.
+        let toml_file = learned.join(format!("{name}.toml"));
+        let toml = common::poll_for(Duration::from_secs(30), Duration::from_millis(100), || {
+            std::fs::read_to_string(&toml_file).ok()
+        })
+        .unwrap_or_else(|| panic!("no learned profile {}", toml_file.display()));
+        assert_learned(&toml, name);
+    }
+    let out = run(p.podman().args(["rm", "--all", "--force"]));
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(p.runtime_containers(), Vec::<String>::new());
+
+    // Adopt it: the profile and its seccomp file into a directory of profile_dirs.
+    for file in ["podapp.toml", "podapp.seccomp.json"] {
+        std::fs::copy(learned.join(file), adopted.join(file)).expect("adopt the profile");
+    }
+    let adopt = policy(
+        "adopted",
+        format!(
+            "profile_dirs = [{:?}]\ndefault_profile = \"podapp\"",
+            adopted.display().to_string()
+        ),
+    );
+    let out = p.run(&["--rm", "--runtime-flag", &adopt], &probe_script());
+    assert_adopted_probe(&out);
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let learned_records = records
+        .iter()
+        .filter(|r| r["decision"] == "learned")
+        .count();
+    assert_eq!(learned_records, 2, "{records:?}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["command"] == "create" && r["profile"] == "podapp"),
+        "the adopted container ran under the profile: {records:?}"
+    );
 }

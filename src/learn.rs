@@ -7,9 +7,11 @@
 //!    detached, outside the container) makes a trace instance for the container (`crate::trace`)
 //!    that follows its init and every process forked from it (`options/event-fork`), with the
 //!    events `capability:cap_capable` (every capability check: which, and whether granted),
-//!    `raw_syscalls:sys_enter` (the system calls) and `sched:sched_process_exec` (to tell the
-//!    runtime's own set-up, before the init execs the user's program, from the program). `create`
-//!    returns only once the recorder is ready, so nothing the program does is missed.
+//!    `raw_syscalls:sys_enter` (the system calls; those that switch users and groups with their
+//!    arguments), `sched:sched_process_exec` (to tell the runtime's own set-up, before the init
+//!    execs the user's program, from the program), `sched:sched_process_fork` and
+//!    `task:task_rename` (which program made a switch). `create` returns only once the recorder
+//!    is ready, so nothing the program does is missed.
 //! 2. The recorder reads the events as they come ([`record`]), and when the container's init
 //!    exits it writes what it saw (`record.json`), removes the instance and exits.
 //! 3. [`conclude`] (`delete`): waits for the record, adds the paths the container wrote in its
@@ -45,11 +47,14 @@ const BUFFER_KB: &str = "2048";
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The events the recorder needs.
-pub const EVENTS: [&str; 4] = [
+pub const EVENTS: [&str; 5] = [
     "capability/cap_capable",
     "raw_syscalls/sys_enter",
     "sched/sched_process_exec",
     "sched/sched_process_fork",
+    // The name a process has at each moment (exec and prctl(PR_SET_NAME) rename it): a line's
+    // comm is the one its pid has when the line is read.
+    "task/task_rename",
 ];
 /// At most this many entries of the root filesystem are looked at for writes.
 const WALK_LIMIT: usize = 500_000;
@@ -78,6 +83,27 @@ pub struct Start {
     pub recorder: Option<(i32, u64)>,
 }
 
+#[cfg(test)]
+impl Start {
+    /// A container `abc` learned as profile `name`, with these scratch mounts; every path is
+    /// one that does not exist (nothing is read or written through it).
+    pub fn for_test(name: &str, scratch_mounts: &[&str]) -> Start {
+        Start {
+            id: "abc".into(),
+            name: name.into(),
+            learn_dir: PathBuf::from("/nonexistent"),
+            audit_log: PathBuf::from("/nonexistent/audit.log"),
+            init_pid: 1,
+            init_starttime: 1,
+            rootfs: PathBuf::from("/nonexistent"),
+            upperdir: None,
+            scratch_mounts: scratch_mounts.iter().map(PathBuf::from).collect(),
+            started_ns: 0,
+            recorder: None,
+        }
+    }
+}
+
 /// What the recorder saw.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Record {
@@ -90,6 +116,62 @@ pub struct Record {
     pub events: u64,
     /// The programs the container executed.
     pub programs: BTreeSet<String>,
+    /// The user and group switches its programs asked for (at most [`MAX_ID_SWITCHES`]).
+    #[serde(default)]
+    pub id_switches: BTreeSet<IdSwitch>,
+}
+
+/// At most this many different user and group switches are kept.
+pub const MAX_ID_SWITCHES: usize = 64;
+
+/// The system calls that switch users or groups (what `SETUID` and `SETGID` are checked for),
+/// and how many of their arguments are IDs (`setgroups`: its first is the number of groups).
+pub const ID_SYSCALLS: [(&str, usize); 9] = [
+    ("setuid", 1),
+    ("setgid", 1),
+    ("setreuid", 2),
+    ("setregid", 2),
+    ("setresuid", 3),
+    ("setresgid", 3),
+    ("setfsuid", 1),
+    ("setfsgid", 1),
+    ("setgroups", 1),
+];
+
+/// One user or group switch a program of the container asked for: the system call (its number
+/// on the native architecture) and its ID arguments as the kernel traced them (low 32 bits;
+/// `u32::MAX` is -1, "unchanged").
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IdSwitch {
+    pub program: String,
+    pub nr: i64,
+    pub args: Vec<u32>,
+}
+
+/// [`ID_SYSCALLS`] by their numbers on this machine's architecture: number -> how many ID
+/// arguments.
+fn id_syscall_numbers() -> std::collections::HashMap<i64, usize> {
+    ID_SYSCALLS
+        .iter()
+        .filter_map(|(name, argc)| {
+            let nr = i32::from(libseccomp::ScmpSyscall::from_name(name).ok()?);
+            (nr >= 0).then_some((i64::from(nr), *argc))
+        })
+        .collect()
+}
+
+/// The switch of a traced `sys_enter` of system call `nr` taking `argc` ID arguments.
+fn id_switch(program: &str, nr: i64, argc: usize, fields: &str) -> IdSwitch {
+    IdSwitch {
+        program: program.to_string(),
+        nr,
+        args: trace::syscall_args(fields)
+            .into_iter()
+            .take(argc)
+            // IDs are 32-bit: a -1 passed in a 64-bit register may carry either upper half.
+            .map(|a| (a & u64::from(u32::MAX)) as u32)
+            .collect(),
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -288,11 +370,18 @@ struct Recording {
     /// program below them joins `program`.
     exec_tree: std::collections::HashSet<i32>,
     exec_roots: PathBuf,
+    /// The name each followed process had at the latest event read (`task_rename`, inherited at
+    /// fork). A line's `comm` is not this: the kernel prints the name a pid has when the line is
+    /// read, so a switch `su` made shows as `sh` once su executed the shell.
+    program_of: std::collections::HashMap<i32, String>,
     /// The host's user namespace as the events name it. A check against it is not the
     /// container's: its processes hold no capability there, and what is granted there is
     /// overlayfs acting with the credentials of whoever mounted the root filesystem.
     host_ns: String,
     record: Record,
+    /// The user- and group-switching system calls (number -> ID arguments): kept in the stream
+    /// (rare, and each one's arguments matter).
+    id_syscalls: std::collections::HashMap<i64, usize>,
     /// The filter that keeps known system calls out of the stream.
     filter_ids: Vec<i64>,
     filter_ok: bool,
@@ -345,8 +434,10 @@ impl Recording {
             program: std::collections::HashSet::new(),
             exec_tree: std::collections::HashSet::new(),
             exec_roots: dir.join("exec-roots"),
+            program_of: std::collections::HashMap::new(),
             host_ns,
             record: Record::default(),
+            id_syscalls: id_syscall_numbers(),
             filter_ids: Vec::new(),
             filter_ok: true,
             raw: std::env::var_os("HARDENED_LEARN_RAW").and_then(|p| fs::File::create(p).ok()),
@@ -437,6 +528,9 @@ impl Recording {
                 let parent = trace::field(ev.fields, "pid").and_then(|p| p.parse().ok());
                 let child = trace::field(ev.fields, "child_pid").and_then(|p| p.parse().ok());
                 if let (Some(parent), Some(child)) = (parent, child) {
+                    if let Some(p) = self.program_of.get(&parent).cloned() {
+                        self.program_of.insert(child, p);
+                    }
                     if self.program.contains(&parent) {
                         self.program.insert(child);
                     } else {
@@ -450,6 +544,14 @@ impl Recording {
                     }
                 }
             }
+            "task_rename" => {
+                // `pid=42 oldcomm=sh newcomm=su oom_score_adj=0`: a name holding a space is cut
+                // at it.
+                let pid = trace::field(ev.fields, "pid").and_then(|p| p.parse().ok());
+                if let (Some(pid), Some(name)) = (pid, trace::field(ev.fields, "newcomm")) {
+                    self.program_of.insert(pid, name.to_string());
+                }
+            }
             "sys_enter" => {
                 // The init's own steps before the exec count too: the container's filter is
                 // loaded just before `execve`, and they run under it.
@@ -458,6 +560,19 @@ impl Recording {
                 }
                 if let Some(nr) = trace::syscall_nr(ev.fields) {
                     self.record.syscalls.insert(nr);
+                    // A switch of the program's, not the init's own before its exec (the
+                    // runtime's switch to the config's user).
+                    if let Some(&argc) = self.id_syscalls.get(&nr) {
+                        if self.program.contains(&ev.pid)
+                            && self.record.id_switches.len() < MAX_ID_SWITCHES
+                        {
+                            let program =
+                                self.program_of.get(&ev.pid).map_or(ev.comm, String::as_str);
+                            self.record
+                                .id_switches
+                                .insert(id_switch(program, nr, argc, ev.fields));
+                        }
+                    }
                 }
             }
             "cap_capable" => {
@@ -498,7 +613,13 @@ impl Recording {
         if !self.filter_ok {
             return;
         }
-        let seen: Vec<i64> = self.record.syscalls.iter().copied().collect();
+        let seen: Vec<i64> = self
+            .record
+            .syscalls
+            .iter()
+            .copied()
+            .filter(|nr| !self.id_syscalls.contains_key(nr))
+            .collect();
         if seen == self.filter_ids {
             return;
         }
@@ -726,5 +847,47 @@ fn walk(host: &Path, rel: &Path, dev: u64, since: u64, seen: &mut usize, out: &m
         } else if changed {
             out.push(path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_and_group_switches_are_known_by_number_and_read_from_the_trace() {
+        let nrs = id_syscall_numbers();
+        assert_eq!(nrs.len(), ID_SYSCALLS.len(), "{nrs:?}");
+        if std::env::consts::ARCH == "x86_64" {
+            assert_eq!(nrs.get(&105), Some(&1), "setuid");
+            assert_eq!(nrs.get(&119), Some(&3), "setresgid");
+            assert_eq!(nrs.get(&116), Some(&1), "setgroups");
+            assert_eq!(nrs.get(&257), None, "openat");
+        }
+        // The kernel prints the arguments in hex; -1 as a 32-bit or a 64-bit value.
+        let s = id_switch(
+            "su",
+            117,
+            3,
+            "NR 117 (ffffffffffffffff, 21, ffffffff, 7ffd0000, 0, 0)",
+        );
+        assert_eq!(
+            s,
+            IdSwitch {
+                program: "su".into(),
+                nr: 117,
+                args: vec![u32::MAX, 33, u32::MAX],
+            }
+        );
+        assert!(id_switch("x", 105, 1, "NR 105").args.is_empty());
+    }
+
+    #[test]
+    fn a_record_without_switches_still_reads() {
+        let r: Record = serde_json::from_str(
+            r#"{"capabilities":{},"syscalls":[0],"lost_events":0,"events":1,"programs":[]}"#,
+        )
+        .expect("parses");
+        assert!(r.id_switches.is_empty());
     }
 }

@@ -49,9 +49,9 @@ pub struct Evidence {
     pub syscalls: BTreeMap<String, Vec<String>>,
     /// The paths written outside the scratch mounts (why `scratch_mounts` grew).
     pub written_paths: Vec<String>,
-    /// Ports below 1024 bound (why `NET_BIND_SERVICE`).
-    pub low_ports: Vec<u16>,
-    /// User and group switches seen (why `SETUID`/`SETGID`), in words ("nginx: 0 -> 33").
+    /// The user and group switches the programs asked for (why `SETUID`/`SETGID`): the system
+    /// call and the IDs, in words ("nginx: setgid(33)", "su: setresuid(-1, 33, -1)": -1 leaves
+    /// that ID unchanged; "nginx: setgroups(1 group(s))"). The IDs are the container's.
     pub user_switches: Vec<String>,
     /// The programs the container ran.
     pub programs: Vec<String>,
@@ -111,6 +111,11 @@ mod tests {
         assert_eq!(e.capabilities[0].cap, "CHOWN");
         assert_eq!(e.capabilities[0].checks, 0);
         assert!(e.written_paths.is_empty());
+        // Written by a runtime that had `low_ports` (never filled): still reads.
+        let old: Evidence =
+            serde_json::from_str(r#"{"name":"old","low_ports":[80],"user_switches":[]}"#)
+                .expect("parses");
+        assert_eq!(old.name, "old");
         assert_eq!(e.all_syscalls(), vec!["read", "write"]);
         let back: Evidence =
             serde_json::from_str(&serde_json::to_string(&e).expect("json")).expect("parses");

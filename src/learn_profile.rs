@@ -90,6 +90,28 @@ pub fn writable_dirs(writes: &[PathBuf], scratch: &[PathBuf]) -> (Vec<PathBuf>, 
     (keep, notes)
 }
 
+/// A user or group switch as the evidence says it: `nginx: setgid(33)`, `su: setresuid(-1, 33,
+/// -1)` (-1 leaves that ID unchanged), `nginx: setgroups(1 group(s))`.
+pub fn switch_in_words(s: &crate::learn::IdSwitch) -> String {
+    let call = syscall_name(s.nr).unwrap_or_else(|| format!("system call {}", s.nr));
+    let args = if call == "setgroups" {
+        format!("{} group(s)", s.args.first().copied().unwrap_or(0))
+    } else {
+        s.args
+            .iter()
+            .map(|&a| {
+                if a == u32::MAX {
+                    "-1".to_string()
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("{}: {call}({args})", s.program)
+}
+
 impl Learned {
     pub fn new(start: &Start, record: &Record, writes: Vec<PathBuf>) -> Learned {
         let mut notes = Vec::new();
@@ -158,8 +180,7 @@ impl Learned {
                 .into_iter()
                 .collect(),
             written_paths: writes.iter().map(|p| p.display().to_string()).collect(),
-            low_ports: Vec::new(),
-            user_switches: Vec::new(),
+            user_switches: record.id_switches.iter().map(switch_in_words).collect(),
             programs: record.programs.iter().cloned().collect(),
             notes,
         };
@@ -293,19 +314,7 @@ mod tests {
 
     #[test]
     fn a_path_the_container_chose_stays_one_toml_string() {
-        let start = Start {
-            id: "abc".into(),
-            name: "web".into(),
-            learn_dir: PathBuf::from("/nonexistent"),
-            audit_log: PathBuf::from("/nonexistent/audit.log"),
-            init_pid: 1,
-            init_starttime: 1,
-            rootfs: PathBuf::from("/nonexistent"),
-            upperdir: None,
-            scratch_mounts: vec![PathBuf::from("/tmp")],
-            started_ns: 0,
-            recorder: None,
-        };
+        let start = Start::for_test("web", &["/tmp"]);
         let evil = PathBuf::from("/srv/x\"]\nallow_privileged = true\n#\u{1b}/f");
         let l = Learned::new(&start, &Record::default(), vec![evil]);
         let parsed: toml::Table = toml::from_str(&l.toml()).expect("valid TOML");
@@ -331,19 +340,7 @@ mod tests {
 
     #[test]
     fn only_granted_capabilities_are_learned() {
-        let start = Start {
-            id: "abc".into(),
-            name: "web".into(),
-            learn_dir: PathBuf::from("/nonexistent"),
-            audit_log: PathBuf::from("/nonexistent/audit.log"),
-            init_pid: 1,
-            init_starttime: 1,
-            rootfs: PathBuf::from("/nonexistent"),
-            upperdir: None,
-            scratch_mounts: vec![PathBuf::from("/tmp"), PathBuf::from("/run")],
-            started_ns: 0,
-            recorder: None,
-        };
+        let start = Start::for_test("web", &["/tmp", "/run"]);
         let mut record = Record::default();
         record.capabilities.insert(
             0,
@@ -362,7 +359,37 @@ mod tests {
             },
         );
         record.syscalls.insert(0);
+        let nr = |name: &str| {
+            i64::from(i32::from(
+                libseccomp::ScmpSyscall::from_name(name).expect("a system call"),
+            ))
+        };
+        record.id_switches.insert(crate::learn::IdSwitch {
+            program: "nginx".into(),
+            nr: nr("setgid"),
+            args: vec![33],
+        });
+        record.id_switches.insert(crate::learn::IdSwitch {
+            program: "su".into(),
+            nr: nr("setresuid"),
+            args: vec![u32::MAX, 33, u32::MAX],
+        });
+        record.id_switches.insert(crate::learn::IdSwitch {
+            program: "nginx".into(),
+            nr: nr("setgroups"),
+            args: vec![1],
+        });
         let l = Learned::new(&start, &record, vec![PathBuf::from("/var/log/app/x.log")]);
+        assert_eq!(
+            l.evidence.user_switches,
+            vec![
+                "nginx: setgid(33)".to_string(),
+                "nginx: setgroups(1 group(s))".to_string(),
+                "su: setresuid(-1, 33, -1)".to_string(),
+            ],
+            "{:?}",
+            l.evidence.user_switches
+        );
         assert_eq!(l.capabilities, vec!["CHOWN".to_string()]);
         let toml = l.toml();
         assert!(toml.contains("[profiles.web]"), "{toml}");

@@ -278,6 +278,20 @@ pub fn syscall_nr(fields: &str) -> Option<i64> {
     fields.strip_prefix("NR ")?.split(' ').next()?.parse().ok()
 }
 
+/// The arguments of a `sys_enter` event (`NR 105 (21, 0, ...)`: the kernel prints them in hex);
+/// empty when the line has none.
+pub fn syscall_args(fields: &str) -> Vec<u64> {
+    let Some(open) = fields.find('(') else {
+        return Vec::new();
+    };
+    let inside = &fields[open + 1..];
+    let inside = inside.find(')').map_or(inside, |close| &inside[..close]);
+    inside
+        .split(',')
+        .map_while(|a| u64::from_str_radix(a.trim(), 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +308,12 @@ mod tests {
         let e = parse_line(l).expect("parsed");
         assert_eq!((e.comm, e.pid, e.name), ("my-app [x] 2", 17, "sys_enter"));
         assert_eq!(syscall_nr(e.fields), Some(257));
+        assert_eq!(
+            syscall_args(e.fields),
+            vec![0xffffff9c, 0x7ffd, 0x241, 0x1b6, 0, 0]
+        );
+        assert_eq!(syscall_args("NR 105"), Vec::<u64>::new());
+        assert_eq!(syscall_args("NR 105 (zz, 1)"), Vec::<u64>::new());
 
         let l = "              sh-4243    [000] .....  1234.567892: sched_process_exec: filename=/bin/sh pid=4243 old_pid=4243";
         let e = parse_line(l).expect("parsed");

@@ -6,6 +6,8 @@
 //! silently.
 #![allow(dead_code)]
 
+pub mod learn;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -469,7 +469,7 @@ fn check_trace_events() -> Check {
         return line(
             "trace-events",
             Status::Ok,
-            "capability:cap_capable, raw_syscalls:sys_enter and the sched events are there: hints and learn mode work",
+            "capability:cap_capable, raw_syscalls:sys_enter, the sched events and task:task_rename are there: hints and learn mode work",
         );
     }
     line(

@@ -304,13 +304,6 @@ fn evidence_in_words(e: &Evidence) -> String {
             wrap(&e.written_paths.join(", "), 90, "    ")
         ));
     }
-    if !e.low_ports.is_empty() {
-        let ports: Vec<String> = e.low_ports.iter().map(u16::to_string).collect();
-        s.push_str(&format!(
-            "  ports below 1024 bound (NET_BIND_SERVICE, unless the engine lowered ip_unprivileged_port_start): {}\n",
-            ports.join(", ")
-        ));
-    }
     if !e.user_switches.is_empty() {
         s.push_str(&format!(
             "  user and group switches (SETUID, SETGID): {}\n",
@@ -652,7 +645,7 @@ mod tests {
                "capabilities":[{"cap":"CHOWN","granted":true,"checks":3,"denied":0,"processes":["nginx"]},
                                {"cap":"NET_ADMIN","granted":false,"checks":2,"denied":2,"processes":["ip"]}],
                "syscalls":{"x86_64":["read","write","chown"]},"written_paths":["/var/lib/nginx/body"],
-               "low_ports":[80],"notes":["3 trace events were lost"]}"#,
+               "user_switches":["nginx: setgid(33)","nginx: setuid(33)"],"notes":["3 trace events were lost"]}"#,
         )
         .expect("write");
         std::fs::write(
@@ -725,7 +718,7 @@ mod tests {
             "NET_ADMIN: asked for by ip and denied 2 time(s)",
             "system calls on x86_64 (3): read, write, chown",
             "/var/lib/nginx/body",
-            "ports below 1024 bound",
+            "user and group switches (SETUID, SETGID): nginx: setgid(33); nginx: setuid(33)",
             "- 3 trace events were lost",
         ] {
             assert!(out.contains(want), "{want:?} in\n{out}");
