@@ -84,6 +84,17 @@ fn images() {
 /// A container removed on drop with its anonymous volumes.
 struct Container(String);
 
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker()
+            .args(["rm", "-f", "-v", &self.0])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// The first lines of the container's log (stdout and stderr).
 fn logs(name: &str) -> String {
     let out = run(docker().args(["logs", name]));
