@@ -43,14 +43,21 @@ pub const INSTANCE: &str = "hardened-capability-denials";
 /// Per-CPU buffer (KiB).
 const BUFFER_KB: &str = "256";
 
-/// The capabilities a hint is given for (numbers, `linux/capability.h`): Docker's default set.
-pub const HINTED_CAPS: [u32; 14] = [0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31];
+/// The capabilities a hint is given for (numbers, `linux/capability.h`): Docker's default set,
+/// the one learn mode grants (`policy::DOCKER_DEFAULT_CAPS`).
+pub fn hinted_caps() -> Vec<u32> {
+    crate::policy::DOCKER_DEFAULT_CAPS
+        .iter()
+        .filter_map(|n| format!("CAP_{n}").parse::<caps::Capability>().ok())
+        .map(|c| u32::from(c.index()))
+        .collect()
+}
 
 /// The event, and its filter: failed checks of the hinted capabilities.
 const EVENT: &str = "capability/cap_capable";
 
 fn filter() -> String {
-    let caps = HINTED_CAPS
+    let caps = hinted_caps()
         .iter()
         .map(|c| format!("cap == {c}"))
         .collect::<Vec<_>>()
@@ -177,7 +184,7 @@ impl Locked {
     }
 
     fn take(&mut self, line: &str) {
-        if let Some(n) = lost_events(line) {
+        if let Some(n) = trace::lost_events(line) {
             self.tracker.lost += n;
             return;
         }
@@ -260,13 +267,6 @@ fn builtin_for(cap: &str) -> &'static str {
         }
         _ => "",
     }
-}
-
-/// `CPU:1 [LOST 12 EVENTS]`
-fn lost_events(line: &str) -> Option<u64> {
-    let rest = line.trim().strip_prefix("CPU:")?;
-    let rest = &rest[rest.find("[LOST ")? + 6..];
-    rest.split(' ').next()?.parse().ok()
 }
 
 /// The host's hints instance, made (once) if missing. `None` where the kernel lacks the event.
@@ -490,6 +490,13 @@ mod tests {
             l.take(line);
         }
         l.tracker
+    }
+
+    #[test]
+    fn the_hinted_capabilities_are_dockers_default_set() {
+        let mut caps = hinted_caps();
+        caps.sort_unstable();
+        assert_eq!(caps, vec![0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31]);
     }
 
     #[test]

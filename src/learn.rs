@@ -505,7 +505,7 @@ impl Recording {
         if let Some(raw) = &mut self.raw {
             let _ = writeln!(raw, "{line}");
         }
-        if let Some(n) = lost_events(line) {
+        if let Some(n) = crate::trace::lost_events(line) {
             self.record.lost_events += n;
             return;
         }
@@ -668,13 +668,6 @@ fn host_user_ns(instance: &trace::Instance, pipe: &fs::File, scratch: &Path) -> 
         .find(|e| e.pid == me && e.name == "cap_capable")
         .and_then(|e| trace::field(e.fields, "target_ns").map(String::from))
         .context("learn mode: the kernel did not report the recorder's own capability check")
-}
-
-/// `CPU:1 [LOST 12 EVENTS]`
-fn lost_events(line: &str) -> Option<u64> {
-    let rest = line.trim().strip_prefix("CPU:")?;
-    let rest = &rest[rest.find("[LOST ")? + 6..];
-    rest.split(' ').next()?.parse().ok()
 }
 
 /// `create` failed after [`begin`], or `delete` of a container whose learning is abandoned:

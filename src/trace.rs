@@ -292,9 +292,26 @@ pub fn syscall_args(fields: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The count of a `CPU:N [LOST M EVENTS]` line of trace_pipe (the kernel's buffer was full).
+pub fn lost_events(line: &str) -> Option<u64> {
+    let rest = line.trim().strip_prefix("CPU:")?;
+    let rest = &rest[rest.find("[LOST ")? + 6..];
+    rest.split(' ').next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lost_event_lines_are_counted() {
+        assert_eq!(lost_events("CPU:1 [LOST 42 EVENTS]"), Some(42));
+        assert_eq!(lost_events("  CPU:0 [LOST 7 EVENTS]\n"), Some(7));
+        assert_eq!(
+            lost_events("sh-12 [000] ..... 1.0: cap_capable: cap=0"),
+            None
+        );
+    }
 
     #[test]
     fn events_parse_whatever_the_comm_holds() {
