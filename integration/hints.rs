@@ -76,13 +76,28 @@ fn refused_system_calls_are_hinted_still_refused_and_the_daemon_leaves() {
 
     // A call the baseline refuses (syslog, through busybox dmesg): refused as before, with
     // the same errno, and hinted as the baseline's.
-    let b = sb.bundle("dmesg", &["sh", "-c", "dmesg >/dev/null; echo rc=$?"]);
+    // From inside, the program holds neither the filter's listener nor the connection to the
+    // daemon (a listener in the program's hands would let it answer its own refusals).
+    let b = sb.bundle(
+        "dmesg",
+        &[
+            "sh",
+            "-c",
+            "dmesg >/dev/null; echo rc=$?; ls -l /proc/self/fd/ /proc/1/fd/",
+        ],
+    );
     write_policy(&sb, "hints", "hints = true");
     let out = run_container(&sb, "hints", &b, "dmesg");
     assert!(out.ok() && out.stdout.contains("rc=1"), "{out:?}");
     assert!(
         out.stderr.contains("Operation not permitted"),
         "the profile's errno (EPERM), not ENOSYS: {out:?}"
+    );
+    assert!(
+        out.stdout.contains("/proc/self/fd/")
+            && !out.stdout.contains("seccomp")
+            && !out.stdout.contains("socket:"),
+        "a descriptor of the hints machinery reached the program: {out:?}"
     );
     let hints = hints_of(&sb, "dmesg");
     let h = hints

@@ -474,18 +474,27 @@ pub fn record(id: &str, h: &Hint) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    fn feed(t: Tracker, lines: &[&str]) -> Tracker {
-        // `take` without the tracker's file: the same logic on a tracker in memory.
+    /// A tracker in memory, locked in a directory of its own (kept by the caller).
+    fn locked(t: Tracker) -> (tempfile::TempDir, Locked) {
         let dir = tempfile::tempdir().expect("tempdir");
         let lock = fs::File::create(dir.path().join("lock")).expect("lock file");
         let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| e)
             .expect("lock");
-        let mut l = Locked {
-            _lock: lock,
-            path: dir.path().join("tracker.json"),
-            tracker: t,
-        };
+        let path = dir.path().join("tracker.json");
+        (
+            dir,
+            Locked {
+                _lock: lock,
+                path,
+                tracker: t,
+            },
+        )
+    }
+
+    fn feed(t: Tracker, lines: &[&str]) -> Tracker {
+        // `take` without the tracker's file: the same logic on a tracker in memory.
+        let (_dir, mut l) = locked(t);
         for line in lines {
             l.take(line);
         }
@@ -519,16 +528,7 @@ mod tests {
             t.namespaces.insert(format!("ns-{id}"), k.clone());
             t.probes.insert(if id == "alive" { 1 } else { 2 }, k);
         }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let lock = fs::File::create(dir.path().join("lock")).expect("lock file");
-        let lock = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| e)
-            .expect("lock");
-        let mut l = Locked {
-            _lock: lock,
-            path: dir.path().join("tracker.json"),
-            tracker: t,
-        };
+        let (_dir, mut l) = locked(t);
         l.prune();
         let alive = key(state.path(), "alive");
         assert_eq!(

@@ -256,63 +256,9 @@ pub fn begin(root: &Path, mut start: Start) -> Result<()> {
 /// Run `hardened --root ROOT __learn-record ID`, detached (its own session, no stdio but the
 /// pipe it answers on, no inherited descriptors), and read its first line.
 fn spawn_recorder(root: &Path, id: &str) -> Result<(i32, String)> {
-    use std::os::unix::process::CommandExt;
-    use std::process::{Command, Stdio};
-    let mut cmd = Command::new("/proc/self/exe");
-    cmd.arg("--root")
-        .arg(root)
-        .arg(RECORD_COMMAND)
-        .arg(id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    // SAFETY: setsid and close_range are async-signal-safe system calls.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            // Not the caller's directory: it may be a mount point someone unmounts.
-            libc::chdir(c"/".as_ptr());
-            // The container's stdio (a caller's FIFOs) and anything else `create` inherited stay
-            // out of the recorder, or Docker would wait for their end.
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().context("learn mode: start the recorder")?;
-    let pid = child.id() as i32;
-    let mut out = child.stdout.take().context("the recorder's pipe")?;
-    let deadline = Instant::now() + READY_TIMEOUT;
-    let mut line = Vec::new();
-    let mut buf = [0u8; 256];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("learn mode: the recorder did not answer within {READY_TIMEOUT:?}");
-        }
-        let mut fds = [nix::poll::PollFd::new(
-            out.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        nix::poll::poll(&mut fds, ms).context("learn mode: wait for the recorder")?;
-        let n = out
-            .read(&mut buf)
-            .context("learn mode: read the recorder")?;
-        if n == 0 {
-            let _ = child.wait();
-            break;
-        }
-        line.extend_from_slice(&buf[..n]);
-        if line.contains(&b'\n') {
-            break;
-        }
-    }
-    // The recorder lives on after `create`; the caller (a shim is a subreaper) reaps it.
-    std::mem::forget(child);
-    let line = String::from_utf8_lossy(&line);
-    Ok((pid, line.lines().next().unwrap_or("").to_string()))
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg("--root").arg(root).arg(RECORD_COMMAND).arg(id);
+    crate::detached::spawn(cmd, READY_TIMEOUT, "learn-mode recorder")
 }
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {

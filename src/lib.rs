@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod cgroup;
 pub mod cli;
 pub mod commands;
+pub mod detached;
 pub mod executor;
 pub mod facts;
 #[cfg(test)]

@@ -203,65 +203,19 @@ fn with_lock<T>(how: nix::fcntl::FlockArg, f: impl FnOnce() -> Result<T>) -> Res
 /// answers `ready` on, no inherited descriptors, environment or working directory), and wait
 /// for its word.
 fn spawn_daemon() -> Result<()> {
-    use std::io::Read;
-    use std::os::unix::process::CommandExt;
-    use std::process::{Command, Stdio};
     // Our own binary, whatever it is called (the runtime runs from a sealed copy,
     // src/sealed.rs, which has no path).
-    let mut cmd = Command::new("/proc/self/exe");
+    let mut cmd = std::process::Command::new("/proc/self/exe");
     // Nothing of the caller that started it: a host-wide process serves every container.
-    cmd.arg0("hardened")
+    std::os::unix::process::CommandExt::arg0(&mut cmd, "hardened")
         .arg(DAEMON_COMMAND)
         .env_clear()
         .env(
             "PATH",
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    // SAFETY: setsid and close_range are async-signal-safe system calls.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            // Not the caller's directory: it may be a mount point someone unmounts.
-            libc::chdir(c"/".as_ptr());
-            // The container's stdio (a caller's FIFOs) stays out of the daemon, or Docker
-            // would wait for its end.
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().context("syscall hints: start the daemon")?;
-    let mut out = child.stdout.take().context("the daemon's pipe")?;
-    let deadline = Instant::now() + READY_TIMEOUT;
-    let mut line = Vec::new();
-    let mut buf = [0u8; 256];
-    while !line.contains(&b'\n') {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("syscall hints: the daemon did not answer within {READY_TIMEOUT:?}");
-        }
-        let mut fds = [nix::poll::PollFd::new(
-            out.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
-        nix::poll::poll(&mut fds, ms).context("syscall hints: wait for the daemon")?;
-        let n = out
-            .read(&mut buf)
-            .context("syscall hints: read the daemon")?;
-        if n == 0 {
-            break;
-        }
-        line.extend_from_slice(&buf[..n]);
-    }
-    // It lives on after `create`; whoever inherits it as a parent reaps it.
-    std::mem::forget(child);
-    let line = String::from_utf8_lossy(&line);
-    match line.lines().next().unwrap_or("") {
+        );
+    let (_, line) = crate::detached::spawn(cmd, READY_TIMEOUT, "syscall hints daemon")?;
+    match line.as_str() {
         "ready" => Ok(()),
         "" => bail!("syscall hints: the daemon exited without a word"),
         other => bail!(
